@@ -1,0 +1,1 @@
+"""Channel adapters: one per provider protocol, behind one interface (channels.base.Channel)."""

@@ -1,0 +1,1 @@
+"""warncast dispatcher: the engine that takes CAP alerts to every subscriber concerned."""

@@ -1,0 +1,101 @@
+"""Every Redis key warncast uses, in one place.
+
+Keys of one shard carry the hash tag ``{s<n>}`` and keys of one alert the tag
+``{a<id>}``, so that on Redis Cluster a shard job's reads and writes stay in
+one slot and an alert's counters in another.
+"""
+from __future__ import annotations
+
+PREFIX = "wc"
+
+# -- global ---------------------------------------------------------------
+SUBSCRIBER_SEQ = f"{PREFIX}:sub:seq"            #: INCR → next dense subscriber id
+ALERT_SEQ = f"{PREFIX}:alert:seq"               #: INCR → next alert id
+ALERT_INDEX = f"{PREFIX}:alerts"                #: zset alert id → accepted time (s)
+ALERT_IDENTITY = f"{PREFIX}:alerts:identity"    #: hash "sender,identifier,sent" → alert id
+ACTIVE_ALERTS = f"{PREFIX}:alerts:active"       #: zset alert id → expires (s); for inbox and feed
+FANOUT_PENDING = f"{PREFIX}:fanout:pending"     #: set of alert ids whose fan-out has not finished
+API_KEYS = f"{PREFIX}:apikeys"                  #: hash sha256(key) → JSON {name, role, scopes}
+AUDIT = f"{PREFIX}:audit"                       #: stream of issuer and operator actions
+INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries for live streams
+REGION_NAMES = f"{PREFIX}:regions"              #: hash code → JSON names (optional overrides)
+
+
+def shard_tag(shard: int) -> str:
+    return f"{{s{shard}}}"
+
+
+def alert_tag(alert_id: int) -> str:
+    return f"{{a{alert_id}}}"
+
+
+# -- per shard ------------------------------------------------------------
+def records(shard: int) -> str:
+    """hash offset → subscriber record (JSON)."""
+    return f"{PREFIX}:{shard_tag(shard)}:rec"
+
+
+def column(shard: int, name: str) -> str:
+    """Fixed-width column string: one cell per offset (see subscribers.columns)."""
+    return f"{PREFIX}:{shard_tag(shard)}:col:{name}"
+
+
+def endpoints(shard: int, channel: str) -> str:
+    """hash offset → endpoint (token, phone, subscription JSON) for one channel."""
+    return f"{PREFIX}:{shard_tag(shard)}:ep:{channel}"
+
+
+def geo_cell(shard: int, cell: str) -> str:
+    """set of offsets located in one H3 cell."""
+    return f"{PREFIX}:{shard_tag(shard)}:h3:{cell}"
+
+
+def geo_cells(shard: int) -> str:
+    """hash offset → H3 cell the subscriber is indexed under."""
+    return f"{PREFIX}:{shard_tag(shard)}:h3cell"
+
+
+def delivery_state(shard: int, alert_id: int) -> str:
+    """One byte per offset: the subscriber's delivery state for this alert."""
+    return f"{PREFIX}:{shard_tag(shard)}:dst:{alert_id}"
+
+
+def delivery_channel(shard: int, alert_id: int) -> str:
+    """One byte per offset: index of the channel the subscriber was sent on."""
+    return f"{PREFIX}:{shard_tag(shard)}:dch:{alert_id}"
+
+
+def shard_done(shard: int, alert_id: int) -> str:
+    """Marker set when a shard job for this alert completed (re-runs skip it)."""
+    return f"{PREFIX}:{shard_tag(shard)}:done:{alert_id}"
+
+
+# -- per alert ------------------------------------------------------------
+def alert(alert_id: int) -> str:
+    """hash: cap (JSON), xml, status fields, timestamps."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:alert"
+
+
+def counters(alert_id: int) -> str:
+    """hash "<channel>:<state>" → count."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:cnt"
+
+
+def latency(alert_id: int) -> str:
+    """hash "<channel>:<state>:<bucket_ms>" → count (latency from acceptance)."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:lat"
+
+
+def alert_shards(alert_id: int) -> str:
+    """set of shards still to fan out for this alert."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:shards"
+
+
+def alert_events(alert_id: int) -> str:
+    """pub/sub channel of progress events for one alert."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:events"
+
+
+def provider_message(channel: str, message_id: str) -> str:
+    """provider message id → "<alert>:<subscriber>" for receipt correlation (with a TTL)."""
+    return f"{PREFIX}:pmid:{channel}:{message_id}"

@@ -1,0 +1,65 @@
+"""Every setting in one frozen object, read from the environment, with defaults that run."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Redis to use; empty means start the embedded one under ``data_dir``.
+    redis_url: str = ""
+    #: Where the embedded Redis keeps its AOF and dump files.
+    data_dir: Path = Path("var")
+    #: Subscriber ids per shard: one fan-out job and one slice of every index.
+    shard_size: int = 32_768
+    #: API listen address (loopback unless the operator opens it).
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Fan-out jobs run concurrently by the in-process pool; 0 = leave them to `warncast worker`.
+    workers: int = 4
+    #: Downstream systems that receive every fanned-out alert as CAP XML.
+    webhook_urls: tuple[str, ...] = ()
+    #: Bootstrap admin key (optional); otherwise create keys with `warncast keys create`.
+    admin_key: str = field(default="", repr=False)
+    #: Largest request body accepted by the intake and import endpoints.
+    max_body_bytes: int = 1 << 20
+    max_import_bytes: int = 256 << 20
+    #: Issuer signature prepended to SMS text, e.g. 【北京市预警信息发布中心】.
+    sms_signature: str = "北京市预警信息发布中心"
+    #: Alerts older than this are dropped from inbox listings (seconds).
+    inbox_window_s: int = 7 * 86_400
+    #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
+    send_chunk: int = 4_096
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Build settings from WARNCAST_* variables (and REDIS_URL)."""
+        return cls(
+            redis_url=os.environ.get("REDIS_URL", os.environ.get("WARNCAST_REDIS_URL", "")),
+            data_dir=Path(_env("WARNCAST_DATA_DIR", "var")),
+            shard_size=int(_env("WARNCAST_SHARD_SIZE", "32768")),
+            host=_env("WARNCAST_HOST", "127.0.0.1"),
+            port=int(_env("WARNCAST_PORT", "8080")),
+            workers=int(_env("WARNCAST_WORKERS", "4")),
+            webhook_urls=_list(_env("WARNCAST_WEBHOOK_URLS", "")),
+            admin_key=_env("WARNCAST_ADMIN_KEY", ""),
+            max_body_bytes=int(_env("WARNCAST_MAX_BODY_BYTES", str(1 << 20))),
+            max_import_bytes=int(_env("WARNCAST_MAX_IMPORT_BYTES", str(256 << 20))),
+            sms_signature=_env("WARNCAST_SMS_SIGNATURE", "北京市预警信息发布中心"),
+            inbox_window_s=int(_env("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400))),
+            send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
+        )
+
+    def public(self) -> dict[str, object]:
+        """Settings safe to show an operator (no secrets)."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.repr}

