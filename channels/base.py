@@ -114,3 +114,21 @@ class Channel:
 
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
         raise NotImplementedError
+
+
+class ReceiptStatus(str, Enum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Receipt:
+    """A provider's word, after acceptance, on what became of one message."""
+
+    channel: str
+    provider_id: str
+    status: ReceiptStatus
+    #: Provider error code for FAILED ("err:" of an SMPP receipt, gateway code), else "".
+    error_code: str = ""
+    #: When the provider says the final state was reached (unix time), if it says.
+    done_at: float | None = None
