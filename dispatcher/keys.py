@@ -18,6 +18,7 @@ FANOUT_PENDING = f"{PREFIX}:fanout:pending"     #: set of alert ids whose fan-ou
 API_KEYS = f"{PREFIX}:apikeys"                  #: hash sha256(key) → JSON {name, role, scopes}
 AUDIT = f"{PREFIX}:audit"                       #: stream of issuer and operator actions
 INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries for live streams
+TOTALS = f"{PREFIX}:totals"                    #: hash "<channel>:<state>" → transitions over all alerts
 REGION_NAMES = f"{PREFIX}:regions"              #: hash code → JSON names (optional overrides)
 
 
@@ -99,3 +100,11 @@ def alert_events(alert_id: int) -> str:
 def provider_message(channel: str, message_id: str) -> str:
     """provider message id → "<alert>:<subscriber>" for receipt correlation (with a TTL)."""
     return f"{PREFIX}:pmid:{channel}:{message_id}"
+
+
+# -- geo ------------------------------------------------------------------
+# The per-(shard, cell) sets of offsets are ``geo_cell`` above, one set per indexed
+# H3 resolution (the resolution is part of the cell id). See subscribers.geo.
+def geo_coords(shard: int) -> str:
+    """Fixed-width column string: 8 bytes per offset, little-endian int32 lat, lon in 1e-7 degrees."""
+    return f"{PREFIX}:{shard_tag(shard)}:geo:ll"

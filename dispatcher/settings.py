@@ -38,6 +38,8 @@ class Settings:
     sms_signature: str = "北京市预警信息发布中心"
     #: Alerts older than this are dropped from inbox listings (seconds).
     inbox_window_s: int = 7 * 86_400
+    #: Actual alerts of these severities wait for an operator's approval before fan-out.
+    approval_severities: tuple[str, ...] = ()
     #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
     send_chunk: int = 4_096
 
@@ -58,6 +60,7 @@ class Settings:
             sms_signature=_env("WARNCAST_SMS_SIGNATURE", "北京市预警信息发布中心"),
             inbox_window_s=int(_env("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400))),
             send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
+            approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
         )
 
     def public(self) -> dict[str, object]:

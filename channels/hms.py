@@ -1,0 +1,263 @@
+"""Huawei Push Kit style batch push: OAuth client credentials, up to 1,000 tokens a request.
+
+One request carries the whole batch; the answer's code applies to every token, except
+``80100000`` (partial success) whose ``msg`` lists the illegal tokens.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+import aiohttp
+
+from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
+from channels.http_errors import TRANSPORT_ERRORS, TokenEndpointError, fit_body, result_for_exception, retry_after_from
+
+#: How long before its expiry a cached access token is replaced (s).
+TOKEN_REFRESH_MARGIN_S = 60.0
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_.:\-=+/]{32,512}$")
+
+SUCCESS = "80000000"
+PARTIAL = "80100000"
+
+#: Result code -> (outcome, reason) for codes that apply to every token of the request.
+HMS_CODES: dict[str, tuple[Outcome, Reason]] = {
+    "80200001": (Outcome.PERMANENT, Reason.AUTH),         #: OAuth authentication error
+    "80200003": (Outcome.PERMANENT, Reason.AUTH),         #: OAuth token expired (refreshed once first)
+    "80600003": (Outcome.RETRY, Reason.SERVER_ERROR),     #: the OAuth service failed
+    "80300007": (Outcome.GONE, Reason.UNREGISTERED),      #: all tokens invalid
+    "80300008": (Outcome.PERMANENT, Reason.PAYLOAD_TOO_LARGE),
+    "80300002": (Outcome.PERMANENT, Reason.CONFIGURATION),  #: app may not send messages
+    "80300011": (Outcome.PERMANENT, Reason.CONFIGURATION),  #: app may not send high-priority messages
+    "80100001": (Outcome.PERMANENT, Reason.BAD_REQUEST),  #: a parameter is wrong
+    "80100003": (Outcome.PERMANENT, Reason.BAD_REQUEST),  #: illegal message structure
+    "80100004": (Outcome.PERMANENT, Reason.EXPIRED),      #: ttl earlier than now
+    "80100013": (Outcome.PERMANENT, Reason.BAD_REQUEST),  #: illegal collapse_key
+    "80100016": (Outcome.PERMANENT, Reason.BAD_REQUEST),  #: sensitive content
+    "80300010": (Outcome.PERMANENT, Reason.BAD_REQUEST),  #: too many tokens
+    "81000001": (Outcome.RETRY, Reason.SERVER_ERROR),     #: internal error
+}
+
+#: HTTP status -> (outcome, reason) when the body carries no known code.
+HMS_STATUSES: dict[int, tuple[Outcome, Reason]] = {
+    401: (Outcome.PERMANENT, Reason.AUTH),
+    403: (Outcome.PERMANENT, Reason.CONFIGURATION),
+    413: (Outcome.PERMANENT, Reason.PAYLOAD_TOO_LARGE),
+    429: (Outcome.RETRY, Reason.THROTTLED),
+    500: (Outcome.RETRY, Reason.SERVER_ERROR),
+    502: (Outcome.RETRY, Reason.SERVER_ERROR),
+    503: (Outcome.RETRY, Reason.THROTTLED),
+    504: (Outcome.RETRY, Reason.SERVER_ERROR),
+}
+
+
+def classify_hms(status: int, body: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+                 tokens: Sequence[str]) -> list[Result]:
+    """One Result per token for one ``messages:send`` answer."""
+    body = body or {}
+    code = str(body.get("code", ""))
+    request_id = str(body.get("requestId") or "") or None
+    retry_after = retry_after_from(headers)
+
+    def ids(i: int) -> str | None:
+        return f"{request_id}:{i}" if request_id else None
+
+    if status == 200 and code == SUCCESS:
+        return [Result(Outcome.ACCEPTED, Reason.OK, provider_id=ids(i)) for i in range(len(tokens))]
+    if status == 200 and code == PARTIAL:
+        try:
+            detail = json.loads(body.get("msg") or "{}")
+            illegal = set(detail.get("illegal_tokens") or ())
+        except (TypeError, ValueError, AttributeError):
+            illegal = set()
+        return [
+            Result(Outcome.GONE, Reason.UNREGISTERED, detail=f"{PARTIAL} illegal token")
+            if tok in illegal else Result(Outcome.ACCEPTED, Reason.OK, provider_id=ids(i))
+            for i, tok in enumerate(tokens)
+        ]
+    if status in (429, 503):  # flow control, whatever code the body carries
+        outcome, reason = HMS_STATUSES[status]
+    elif code in HMS_CODES:
+        outcome, reason = HMS_CODES[code]
+    elif status in HMS_STATUSES:
+        outcome, reason = HMS_STATUSES[status]
+    elif 500 <= status < 600:
+        outcome, reason = Outcome.RETRY, Reason.SERVER_ERROR
+    elif 400 <= status < 500:
+        outcome, reason = Outcome.PERMANENT, Reason.BAD_REQUEST
+    else:
+        outcome, reason = Outcome.PERMANENT, Reason.UNKNOWN
+    msg = str(body.get("msg") or "")[:80]
+    result_detail = f"{status} {code} {msg}".strip()
+    return [
+        Result(outcome, reason, retry_after_s=retry_after if outcome is Outcome.RETRY else None,
+               detail=result_detail)
+        for _ in tokens
+    ]
+
+
+@dataclass(frozen=True)
+class HmsSettings:
+    url: str = "http://127.0.0.1:9101"
+    app_id: str = "100000001"
+    client_id: str = "100000001"
+    client_secret: str = field(default="warncast-dev-secret", repr=False)
+    #: Where the OAuth token is fetched (default: ``{url}/oauth2/v3/token``).
+    token_url: str = ""
+    request_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "HmsSettings":
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            url=env.get("WARNCAST_HMS_URL", d.url).rstrip("/"),
+            app_id=env.get("WARNCAST_HMS_APP_ID", d.app_id),
+            client_id=env.get("WARNCAST_HMS_CLIENT_ID", d.client_id),
+            client_secret=env.get("WARNCAST_HMS_CLIENT_SECRET", d.client_secret),
+            token_url=env.get("WARNCAST_HMS_TOKEN_URL", d.token_url),
+            request_timeout_s=float(env.get("WARNCAST_HMS_REQUEST_TIMEOUT_S", d.request_timeout_s)),
+        )
+
+
+class HmsChannel(Channel):
+    name: ClassVar[str] = "hms"
+    #: Tokens one request carries.
+    max_batch: ClassVar[int] = 1000
+    #: Message payload without the token list (bytes).
+    max_body_bytes: ClassVar[int] = 4096
+    max_rate_per_s: ClassVar[int] = 50_000
+    #: Batch requests in flight at once.
+    max_in_flight: ClassVar[int] = 16
+    has_receipts: ClassVar[bool] = True
+    receipt_timeout_s: ClassVar[float] = 60.0
+
+    def __init__(self, settings: HmsSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
+        self._token_expires_at = 0.0
+        self._token_lock = asyncio.Lock()
+
+    @staticmethod
+    def validate_endpoint(value: str) -> str:
+        token = (value or "").strip()
+        if not _TOKEN_RE.match(token):
+            raise ValueError(
+                f"HMS push token must be 32-512 characters of A-Z a-z 0-9 _ . : - = + / (got {len(token)} characters"
+                + (")" if 32 <= len(token) <= 512 else ", wrong length)")
+            )
+        return token
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_s),
+                connector=aiohttp.TCPConnector(limit=self.max_in_flight * 2),
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def _token_url(self) -> str:
+        return self.settings.token_url or f"{self.settings.url}/oauth2/v3/token"
+
+    async def _access_token(self, stale: str | None = None) -> str:
+        """The cached bearer; fetched again when near expiry or when ``stale`` was refused."""
+        async with self._token_lock:
+            fresh = self._token and self._token != stale and time.time() < self._token_expires_at
+            if not fresh:
+                assert self._session is not None, "open() first"
+                form = {
+                    "grant_type": "client_credentials",
+                    "client_id": self.settings.client_id,
+                    "client_secret": self.settings.client_secret,
+                }
+                async with self._session.post(self._token_url, data=form) as resp:
+                    try:
+                        answer = await resp.json(content_type=None)
+                    except ValueError:
+                        answer = None
+                    if resp.status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
+                        raise TokenEndpointError(resp.status)
+                self._token = answer["access_token"]
+                expires_in = float(answer.get("expires_in", 3600))
+                self._token_expires_at = time.time() + max(0.0, expires_in - TOKEN_REFRESH_MARGIN_S)
+            return self._token  # type: ignore[return-value]
+
+    def build_message(self, notice: Notice, tokens: Sequence[str], ttl_s: int) -> dict[str, Any]:
+        data = json.dumps(
+            {"alert_id": str(notice.alert_id), "identifier": notice.identifier,
+             "severity": notice.severity, "msgType": notice.msg_type, **notice.data},
+            ensure_ascii=False, separators=(",", ":"),
+        )
+
+        def message(body: str) -> dict[str, Any]:
+            return {
+                "android": {
+                    "urgency": "HIGH",
+                    "ttl": f"{ttl_s}s",
+                    "collapse_key": notice.collapse_key,
+                    "notification": {"title": notice.title, "body": body, "importance": "HIGH"},
+                },
+                "data": data,
+            }
+
+        def encoded(body: str) -> bytes:
+            return json.dumps(message(body), ensure_ascii=False, separators=(",", ":")).encode()
+
+        _, body = fit_body(encoded, notice.body, self.max_body_bytes)
+        msg = message(body)
+        msg["token"] = list(tokens)
+        return {"validate_only": False, "message": msg}
+
+    async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
+        if not recipients:
+            return []
+        ttl_s = int(notice.expires_at - time.time())
+        if ttl_s <= 0:
+            return [Result(Outcome.PERMANENT, Reason.EXPIRED, detail="alert expired before sending")
+                    for _ in recipients]
+        results: list[Result] = []
+        for start in range(0, len(recipients), self.max_batch):
+            chunk = [r.endpoint for r in recipients[start:start + self.max_batch]]
+            results.extend(await self._send_batch(notice, chunk, ttl_s))
+        return results
+
+    async def _send_batch(self, notice: Notice, tokens: list[str], ttl_s: int) -> list[Result]:
+        assert self._session is not None, "open() first"
+        payload = json.dumps(self.build_message(notice, tokens, ttl_s), ensure_ascii=False,
+                             separators=(",", ":")).encode()
+        url = f"{self.settings.url}/v1/{self.settings.app_id}/messages:send"
+        refused: str | None = None
+        for attempt in (1, 2):
+            try:
+                token = await self._access_token(stale=refused)
+                async with self._session.post(
+                    url, data=payload,
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json;charset=utf-8"},
+                ) as resp:
+                    try:
+                        body = await resp.json(content_type=None)
+                    except ValueError:
+                        body = {}
+                    results = classify_hms(resp.status, body if isinstance(body, dict) else {}, resp.headers, tokens)
+            except TokenEndpointError as exc:
+                return [exc.result() for _ in tokens]
+            except TRANSPORT_ERRORS as exc:
+                failed = result_for_exception(exc)
+                return [Result(failed.outcome, failed.reason, detail=failed.detail) for _ in tokens]
+            if attempt == 1 and results and results[0].reason is Reason.AUTH:
+                refused = token
+                continue
+            return results
+        return results

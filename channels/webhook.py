@@ -1,0 +1,60 @@
+"""Forward the alert itself, as CAP 1.2 XML, to downstream systems (sirens, displays, media)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+import aiohttp
+
+from .base import Channel, Notice, Outcome, Reason, Recipient, Result
+
+
+def classify_webhook(status: int, retry_after: str | None) -> Result:
+    if 200 <= status < 300:
+        return Result(Outcome.ACCEPTED)
+    delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+    if status == 429:
+        return Result(Outcome.RETRY, Reason.THROTTLED, retry_after_s=delay, detail=str(status))
+    if status >= 500:
+        return Result(Outcome.RETRY, Reason.SERVER_ERROR, retry_after_s=delay, detail=str(status))
+    if status in (401, 403):
+        return Result(Outcome.PERMANENT, Reason.AUTH, detail=str(status))
+    if status in (404, 410):
+        return Result(Outcome.GONE, Reason.UNREGISTERED, detail=str(status))
+    return Result(Outcome.PERMANENT, Reason.BAD_REQUEST, detail=str(status))
+
+
+class WebhookChannel(Channel):
+    name = "webhook"
+    max_batch = 64
+    max_body_bytes = 1 << 20
+    max_rate_per_s = 100
+    max_in_flight = 16
+    has_receipts = False
+    timeout_s = 10.0
+
+    def __init__(self, urls: Sequence[str] = ()):
+        self.urls = tuple(urls)
+        self.session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+
+    async def close(self) -> None:
+        if self.session:
+            await self.session.close()
+
+    async def _post(self, notice: Notice, url: str) -> Result:
+        try:
+            async with self.session.post(url, data=notice.cap_xml,
+                                         headers={"Content-Type": "application/cap+xml; charset=utf-8"}) as resp:
+                return classify_webhook(resp.status, resp.headers.get("Retry-After"))
+        except asyncio.TimeoutError:
+            return Result(Outcome.RETRY, Reason.TIMEOUT)
+        except aiohttp.ClientError as exc:
+            return Result(Outcome.RETRY, Reason.CONNECTION, detail=type(exc).__name__)
+
+    async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
+        if self.session is None:
+            await self.open()
+        return list(await asyncio.gather(*(self._post(notice, r.endpoint) for r in recipients)))

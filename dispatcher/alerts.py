@@ -1,0 +1,199 @@
+"""The alert store: accepted CAP alerts, their identity, lifecycle state and audit trail."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+import orjson
+import redis.asyncio as aioredis
+
+from . import cap, keys
+from .errors import Conflict, NotFound, Rejected
+
+
+class Lifecycle(str, Enum):
+    HELD = "held"              #: waiting for an operator's approval
+    SENDING = "sending"        #: fan-out in progress
+    DONE = "done"              #: every shard job finished
+    STORED = "stored"          #: kept, never fanned out (System, Draft, Ack, Error)
+    CANCELLED = "cancelled"    #: a Cancel referenced it; pending sends stopped
+    SUPERSEDED = "superseded"  #: an Update referenced it; pending sends stopped
+    EXPIRED = "expired"        #: reached its expiry with sends pending
+
+
+#: Priority lanes, highest first.
+LANES = ("immediate", "high", "normal")
+STOPPED = (Lifecycle.CANCELLED, Lifecycle.SUPERSEDED, Lifecycle.EXPIRED)
+
+
+def lane_for(alert: cap.Alert) -> str:
+    sev, urg = alert.severity(), alert.urgency()
+    if sev == "Extreme" or urg == "Immediate" or alert.msg_type == "Cancel":
+        return "immediate"
+    if sev == "Severe":
+        return "high"
+    return "normal"
+
+
+def top_tier(alert: cap.Alert) -> bool:
+    """Actual, Public, Extreme, Immediate: ignores opt-outs and quiet hours."""
+    return (alert.status == "Actual" and alert.scope == "Public"
+            and any(i.severity == "Extreme" and i.urgency == "Immediate" for i in alert.infos))
+
+
+def fans_out(alert: cap.Alert) -> bool:
+    return alert.status in ("Actual", "Exercise", "Test") and alert.msg_type in ("Alert", "Update", "Cancel")
+
+
+@dataclass
+class AlertRecord:
+    id: int
+    alert: cap.Alert
+    xml: bytes
+    lifecycle: Lifecycle
+    accepted_at: float
+    issuer: str
+    lane: str
+    #: Alerts this one references (Update / Cancel): their reached subscribers join its audience.
+    references: list[int] = field(default_factory=list)
+    expires_at: float | None = None
+    approved_by: str = ""
+
+    def links(self) -> dict[str, str]:
+        base = f"/api/v1/alerts/{self.id}"
+        return {"self": base, "deliveries": f"{base}/deliveries", "events": f"{base}/events", "cap": f"{base}.xml"}
+
+    def summary(self) -> dict:
+        a = self.alert
+        info = a.infos[0] if a.infos else None
+        return {
+            "id": self.id, "identifier": a.identifier, "sender": a.sender, "sent": a.sent_text,
+            "status": a.status, "msgType": a.msg_type, "scope": a.scope, "lifecycle": self.lifecycle.value,
+            "severity": a.severity(), "urgency": a.urgency(), "event": info.event if info else None,
+            "headline": info.headline if info else None, "lane": self.lane, "issuer": self.issuer,
+            "accepted_at": self.accepted_at, "expires_at": self.expires_at, "references": self.references,
+            "links": self.links(),
+        }
+
+
+def _digest(xml: bytes) -> str:
+    return hashlib.sha256(xml).hexdigest()
+
+
+class AlertStore:
+    def __init__(self, redis: aioredis.Redis):
+        self.redis = redis
+        self._cache: dict[int, AlertRecord] = {}
+
+    async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
+                     now: float | None = None) -> tuple[AlertRecord, bool]:
+        """Store a validated alert. Returns (record, created); an identical resubmission returns the
+        existing record with created=False; the same identity with other content is a Conflict."""
+        now = time.time() if now is None else now
+        xml = cap.to_xml(alert)
+        digest = _digest(xml)
+        identity = ",".join(alert.identity())
+        existing = await self.redis.hget(keys.ALERT_IDENTITY, identity)
+        if existing is not None:
+            return await self._same_or_conflict(int(existing), digest, identity), False
+        expires = alert.expires_at()
+        if expires is not None and expires.timestamp() <= now:
+            raise Rejected("alert has expired", [{"path": "alert/info/expires",
+                                                  "message": f"expired at {expires.isoformat()}; nothing would be sent"}])
+        refs = await self.resolve_references(alert)
+        alert_id = int(await self.redis.incr(keys.ALERT_SEQ))
+        if not await self.redis.hsetnx(keys.ALERT_IDENTITY, identity, alert_id):
+            other = int(await self.redis.hget(keys.ALERT_IDENTITY, identity))
+            return await self._same_or_conflict(other, digest, identity), False
+        lifecycle = Lifecycle.HELD if hold else (Lifecycle.SENDING if fans_out(alert) else Lifecycle.STORED)
+        rec = AlertRecord(alert_id, alert, xml, lifecycle, now, issuer, lane_for(alert), refs,
+                          expires.timestamp() if expires else None)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.alert(alert_id), mapping={
+            "xml": xml, "digest": digest, "lifecycle": lifecycle.value, "accepted_at": repr(now),
+            "issuer": issuer, "lane": rec.lane, "refs": orjson.dumps(refs),
+            "expires_at": repr(rec.expires_at) if rec.expires_at else "",
+        })
+        pipe.zadd(keys.ALERT_INDEX, {alert_id: now})
+        if lifecycle is Lifecycle.SENDING:
+            pipe.sadd(keys.FANOUT_PENDING, alert_id)
+        if alert.scope == "Public" and alert.status == "Actual":
+            pipe.zadd(keys.ACTIVE_ALERTS, {alert_id: rec.expires_at or now + 86_400 * 365})
+        pipe.xadd(keys.AUDIT, {"action": "accept", "alert": alert_id, "by": issuer, "identity": identity,
+                               "t": repr(now)}, maxlen=100_000, approximate=True)
+        await pipe.execute()
+        self._cache[alert_id] = rec
+        return rec, True
+
+    async def _same_or_conflict(self, alert_id: int, digest: str, identity: str) -> AlertRecord:
+        stored = await self.redis.hget(keys.alert(alert_id), "digest")
+        if stored is not None and stored.decode() != digest:
+            raise Conflict(f"an alert with sender,identifier,sent {identity} exists with other content",
+                           [{"path": "alert/identifier", "message": "already used for a different alert"}])
+        return await self.get(alert_id)
+
+    async def resolve_references(self, alert: cap.Alert) -> list[int]:
+        if not alert.references:
+            return []
+        identities = [",".join(r.identity()) for r in alert.references]
+        found = await self.redis.hmget(keys.ALERT_IDENTITY, identities)
+        missing = [i for i, f in zip(identities, found) if f is None]
+        if missing and alert.msg_type in ("Update", "Cancel"):
+            raise Rejected("references name unknown alerts",
+                           [{"path": "alert/references", "message": f"unknown alert {m}"} for m in missing])
+        return [int(f) for f in found if f is not None]
+
+    async def get(self, alert_id: int) -> AlertRecord:
+        raw = await self.redis.hgetall(keys.alert(alert_id))
+        if not raw:
+            raise NotFound(f"no alert {alert_id}")
+        cached = self._cache.get(alert_id)
+        alert = cached.alert if cached else cap.parse_xml(raw[b"xml"])
+        rec = AlertRecord(
+            alert_id, alert, raw[b"xml"], Lifecycle(raw[b"lifecycle"].decode()), float(raw[b"accepted_at"]),
+            raw[b"issuer"].decode(), raw[b"lane"].decode(), orjson.loads(raw[b"refs"]),
+            float(raw[b"expires_at"]) if raw.get(b"expires_at") else None,
+            raw.get(b"approved_by", b"").decode())
+        self._cache[alert_id] = rec
+        return rec
+
+    async def lifecycle(self, alert_id: int) -> Lifecycle:
+        v = await self.redis.hget(keys.alert(alert_id), "lifecycle")
+        if v is None:
+            raise NotFound(f"no alert {alert_id}")
+        return Lifecycle(v.decode())
+
+    async def set_lifecycle(self, alert_id: int, value: Lifecycle, by: str = "system",
+                            only_from: tuple[Lifecycle, ...] | None = None) -> bool:
+        """Move an alert's lifecycle; with ``only_from``, only if it is currently in one of those."""
+        if only_from is not None and await self.lifecycle(alert_id) not in only_from:
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.alert(alert_id), "lifecycle", value.value)
+        pipe.xadd(keys.AUDIT, {"action": value.value, "alert": alert_id, "by": by, "t": repr(time.time())},
+                  maxlen=100_000, approximate=True)
+        if value in STOPPED:
+            pipe.zrem(keys.ACTIVE_ALERTS, alert_id)
+        await pipe.execute()
+        if alert_id in self._cache:
+            self._cache[alert_id].lifecycle = value
+        return True
+
+    async def approve(self, alert_id: int, by: str) -> AlertRecord:
+        rec = await self.get(alert_id)
+        if rec.lifecycle is not Lifecycle.HELD:
+            raise Conflict(f"alert {alert_id} is {rec.lifecycle.value}, not waiting for approval")
+        if by == rec.issuer:
+            raise Conflict("an alert must be approved by someone other than its issuer")
+        await self.redis.hset(keys.alert(alert_id), "approved_by", by)
+        await self.set_lifecycle(alert_id, Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED, by=by)
+        return await self.get(alert_id)
+
+    async def list(self, limit: int = 50, before: float | None = None) -> list[AlertRecord]:
+        ids = await self.redis.zrevrangebyscore(keys.ALERT_INDEX, before or "+inf", "-inf", start=0, num=limit)
+        return [await self.get(int(i)) for i in ids]
+
+    async def recent_ids(self, since: float) -> list[int]:
+        return [int(i) for i in await self.redis.zrangebyscore(keys.ALERT_INDEX, since, "+inf")]

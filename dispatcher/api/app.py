@@ -1,0 +1,62 @@
+"""The HTTP API: an aiohttp app factory; resources opened and closed by cleanup contexts."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from channels.inapp import InappChannel
+from channels.webhook import WebhookChannel
+
+from ..auth import KeyStore
+from ..fanout import Engine
+from ..pool import LocalPool
+from ..settings import Settings
+from ..store import Store
+from . import context as ctx
+from .common import errors_middleware
+from . import inbox, issuer, ops, subscriber_api
+
+log = logging.getLogger(__name__)
+
+
+def make_app(settings: Settings, store: Store, *, workers: int | None = None, channels=None) -> web.Application:
+    """Build the app; ``workers`` shard jobs run in-process (0 = leave them to `warncast worker`)."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_import_bytes)
+    app[ctx.SETTINGS] = settings
+    app[ctx.STORE] = store
+
+    async def resources(app: web.Application):
+        redis = store.aio()
+        chans = dict(channels or {})
+        chans.setdefault("inapp", InappChannel(redis))
+        if settings.webhook_urls:
+            chans.setdefault("webhook", WebhookChannel(settings.webhook_urls))
+        for ch in chans.values():
+            await ch.open()
+        engine = Engine(redis, settings, chans)
+        n = settings.workers if workers is None else workers
+        pool = LocalPool(engine, n) if n > 0 else None
+        if pool is None:
+            from ..distributed import enqueue_to_rq
+            engine.submit = enqueue_to_rq(store)
+        app[ctx.REDIS], app[ctx.ENGINE], app[ctx.POOL] = redis, engine, pool
+        app[ctx.KEYS] = KeyStore(redis, settings.admin_key)
+        app[ctx.HUB] = inbox.StreamHub(redis)
+        await app[ctx.HUB].start()
+        if pool:
+            await pool.start()
+        yield
+        await app[ctx.HUB].stop()
+        if pool:
+            await pool.stop()
+        for ch in chans.values():
+            await ch.close()
+        await redis.aclose()
+
+    app.cleanup_ctx.append(resources)
+    issuer.setup(app)
+    subscriber_api.setup(app)
+    inbox.setup(app)
+    ops.setup(app)
+    return app

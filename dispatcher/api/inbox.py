@@ -1,0 +1,191 @@
+"""In-app delivery to subscribers: the inbox, its live SSE stream, and device acknowledgements."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import numpy as np
+import orjson
+from aiohttp import web
+
+from channels.inapp import unpack
+from subscribers import columns as C
+from subscribers.errors import NotFound as SubscriberNotFound
+
+from .. import keys
+from ..alerts import AlertRecord
+from ..delivery import REACHED, State, count
+from ..errors import BadRequest, NotFound
+from . import context as ctx
+from .common import caller, json_response, read_json
+
+log = logging.getLogger(__name__)
+ACKS = {"delivered": State.DELIVERED, "read": State.READ, "confirmed": State.CONFIRMED}
+HEARTBEAT_S = 15.0
+
+
+class StreamHub:
+    """Routes in-app sends (one Redis message per batch) to the streams connected to this process."""
+
+    def __init__(self, redis):
+        self.redis = redis
+        self.queues: dict[int, set[asyncio.Queue]] = {}
+        self._task: asyncio.Task | None = None
+        self._pubsub = None
+
+    async def start(self) -> None:
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(keys.INAPP_CHANNEL)
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._pubsub:
+            await self._pubsub.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                msg = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("in-app stream subscription failed; reconnecting")
+                await asyncio.sleep(1.0)
+                continue
+            if not msg or not self.queues:
+                continue
+            alert_id, ids = unpack(msg["data"])
+            connected = np.fromiter(self.queues.keys(), dtype=np.uint32, count=len(self.queues))
+            for sid in np.intersect1d(ids, connected).tolist():
+                for q in self.queues.get(sid, ()):
+                    q.put_nowait(alert_id)
+
+    def connect(self, sid: int) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue()
+        self.queues.setdefault(sid, set()).add(q)
+        return q
+
+    def disconnect(self, sid: int, q: asyncio.Queue) -> None:
+        qs = self.queues.get(sid)
+        if qs:
+            qs.discard(q)
+            if not qs:
+                del self.queues[sid]
+
+
+async def _subscriber(request: web.Request) -> int:
+    who = await caller(request, subscriber_ok=True)
+    if who.subscriber_id is None:
+        raise BadRequest("the inbox belongs to a subscriber: use the subscriber's token")
+    return who.subscriber_id
+
+
+def _item(engine, rec: AlertRecord, lang: str, state: int) -> dict:
+    n = engine.renderer.notice(rec, "inapp", lang)
+    return {"alert_id": rec.id, "identifier": rec.alert.identifier, "msgType": rec.alert.msg_type,
+            "status": rec.alert.status, "severity": n.severity, "urgency": n.urgency, "title": n.title,
+            "body": n.body, "sent": rec.alert.sent_text, "expires_at": rec.expires_at,
+            "state": State(state).label, "links": {"cap": f"/api/v1/alerts/{rec.id}.xml"}}
+
+
+async def _language(engine, sid: int) -> str:
+    try:
+        sub = await engine.subscribers.get(sid)
+    except SubscriberNotFound:
+        raise NotFound(f"no subscriber {sid}") from None
+    return C.LANGUAGES[C.language_index(sub.language)]
+
+
+async def inbox(request: web.Request) -> web.Response:
+    sid = await _subscriber(request)
+    engine = request.app[ctx.ENGINE]
+    lang = await _language(engine, sid)
+    since = time.time() - request.app[ctx.SETTINGS].inbox_window_s
+    ids = await engine.alerts.recent_ids(since)
+    shard, off = engine.subscribers.locate(sid)
+    pipe = engine.redis.pipeline(transaction=False)
+    for a in ids:
+        pipe.getrange(keys.delivery_state(shard, a), off, off)
+    items = []
+    for a, raw in zip(ids, await pipe.execute()):
+        if raw and raw[0] in REACHED:
+            items.append(_item(engine, await engine.alerts.get(a), lang, raw[0]))
+    items.reverse()
+    return json_response({"subscriber_id": sid, "alerts": items})
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """SSE: one ``alert`` event per alert delivered in-app while connected (id = alert id)."""
+    sid = await _subscriber(request)
+    engine = request.app[ctx.ENGINE]
+    lang = await _language(engine, sid)
+    hub: StreamHub = request.app[ctx.HUB]
+    q = hub.connect(sid)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                       "X-Accel-Buffering": "no"})
+    try:
+        await resp.prepare(request)
+        await resp.write(b"retry: 3000\n: connected\n\n")
+        while True:
+            try:
+                alert_id = await asyncio.wait_for(q.get(), HEARTBEAT_S)
+            except asyncio.TimeoutError:
+                await resp.write(b": ping\n\n")
+                continue
+            rec = await engine.alerts.get(alert_id)
+            item = _item(engine, rec, lang, State.SENT)
+            await resp.write(b"id: %d\nevent: alert\ndata: %s\n\n" % (alert_id, orjson.dumps(item)))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.disconnect(sid, q)
+    return resp
+
+
+async def receipts(request: web.Request) -> web.Response:
+    """Device acknowledgements: {"alert_id": N, "status": "delivered"|"read"|"confirmed"} or a list
+    under "receipts". Each moves the subscriber's state forward (never back)."""
+    sid = await _subscriber(request)
+    data = await read_json(request, 256 * 1024)
+    items = data.get("receipts") if isinstance(data, dict) and "receipts" in data else [data]
+    if not isinstance(items, list) or not items or len(items) > 1000:
+        raise BadRequest("send one receipt object or {\"receipts\": [...]} with 1–1000 items")
+    errors = []
+    for i, it in enumerate(items):
+        if not isinstance(it, dict) or not isinstance(it.get("alert_id"), int) or it.get("status") not in ACKS:
+            errors.append({"field": f"receipts[{i}]",
+                           "message": "needs alert_id (integer) and status: delivered, read or confirmed"})
+    if errors:
+        raise BadRequest("invalid receipts", errors)
+    engine = request.app[ctx.ENGINE]
+    shard, off = engine.subscribers.locate(sid)
+    out = []
+    for it in items:
+        try:
+            rec = await engine.alerts.get(it["alert_id"])
+        except NotFound:
+            out.append({"alert_id": it["alert_id"], "error": "unknown alert"})
+            continue
+        new = ACKS[it["status"]]
+        moved = await engine.transitions.apply(engine.redis, shard, rec.id, new, np.array([off]))
+        pipe = engine.redis.pipeline(transaction=False)
+        pipe.getrange(keys.delivery_state(shard, rec.id), off, off)
+        pipe.getrange(keys.delivery_channel(shard, rec.id), off, off)
+        st, ch = await pipe.execute()
+        if len(moved):
+            pipe = engine.redis.pipeline(transaction=False)
+            channel = C.CHANNEL_NAMES.get(ch[0] if ch else 0, "inapp")
+            count(pipe, rec.id, channel, new, 1, (time.time() - rec.accepted_at) * 1000)
+            await pipe.execute()
+        out.append({"alert_id": rec.id, "state": State(st[0] if st else 0).label, "changed": bool(len(moved))})
+    return json_response({"receipts": out})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/v1/inbox", inbox)
+    app.router.add_get("/api/v1/inbox/stream", stream)
+    app.router.add_post("/api/v1/receipts", receipts)

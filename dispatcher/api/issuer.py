@@ -1,0 +1,216 @@
+"""Issuer endpoints: publish, list, read, follow, approve and cancel alerts."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import orjson
+from aiohttp import web
+
+from subscribers.columns import CHANNEL_NAMES
+
+from .. import cap, keys
+from ..alerts import STOPPED, AlertRecord, Lifecycle
+from ..auth import Caller, authorize_alert
+from ..delivery import State, states
+from ..errors import BadRequest, Forbidden, NotFound, Rejected
+from ..stats import alert_stats
+from . import context as ctx
+from .common import caller, int_param, json_response, path_id
+
+CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml", "application/json")
+
+
+def _cap_error_status(exc: cap.CapError) -> int:
+    if isinstance(exc, cap.UnsupportedMediaType):
+        return 415
+    if isinstance(exc, cap.CapTooLarge):
+        return 413
+    return 400 if any(e.path == "alert" for e in exc.errors) else 422
+
+
+async def _visible(request: web.Request, who: Caller, alert_id: int) -> AlertRecord:
+    rec = await request.app[ctx.ENGINE].alerts.get(alert_id)
+    if who.role == "issuer" and rec.issuer != who.name:
+        raise Forbidden(f"alert {alert_id} was issued by another issuer")
+    return rec
+
+
+async def publish(request: web.Request) -> web.Response:
+    who = await caller(request)
+    who.require("issuer", "admin")
+    settings = request.app[ctx.SETTINGS]
+    body = await request.content.read(settings.max_body_bytes + 1)
+    try:
+        alert = cap.parse(body, request.headers.get("Content-Type", ""), settings.max_body_bytes)
+    except cap.CapError as exc:
+        return json_response({"error": str(exc), "errors": exc.as_list()}, status=_cap_error_status(exc))
+    return await accept(request, who, alert)
+
+
+async def accept(request: web.Request, who: Caller, alert: cap.Alert) -> web.Response:
+    """Authorise, store and start fanning out an alert; 202 (or 200 for an identical resubmission)."""
+    app = request.app
+    engine = app[ctx.ENGINE]
+    authorize_alert(who, alert)
+    refs = await engine.alerts.resolve_references(alert)
+    if alert.msg_type in ("Update", "Cancel") and who.role != "admin":
+        for ref in refs:
+            if (await engine.alerts.get(ref)).issuer != who.name:
+                raise Forbidden(f"alert {ref} was issued by another issuer; only it or an admin may "
+                                f"{alert.msg_type.lower()} it")
+    hold = alert.severity() in app[ctx.SETTINGS].approval_severities and alert.status == "Actual"
+    rec, created = await engine.alerts.accept(alert, who.name, hold=hold)
+    if created and not hold:
+        await start_fanout(app, rec, who.name)
+    body = {**rec.summary(), "created": created}
+    return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
+
+
+async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
+    engine, pool = app[ctx.ENGINE], app[ctx.POOL]
+    if rec.lifecycle is not Lifecycle.SENDING:
+        return
+    stop_as = {"Update": Lifecycle.SUPERSEDED, "Cancel": Lifecycle.CANCELLED}.get(rec.alert.msg_type)
+    if stop_as:
+        for ref in rec.references:
+            await engine.stop(ref, stop_as, by=by)
+    if pool is not None:
+        pool.plan(rec.id)
+    else:
+        task = asyncio.ensure_future(engine.plan(rec.id))
+        _PLANS.add(task)
+        task.add_done_callback(_PLANS.discard)
+
+
+_PLANS: set[asyncio.Task] = set()
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    who = await caller(request)
+    who.require("issuer", "operator", "admin")
+    limit = int_param(request, "limit", 50, 1, 500)
+    recs = await request.app[ctx.ENGINE].alerts.list(limit=limit)
+    if who.role == "issuer":
+        recs = [r for r in recs if r.issuer == who.name]
+    return json_response({"alerts": [r.summary() for r in recs]})
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    who = await caller(request)
+    rec = await _visible(request, who, path_id(request))
+    return json_response({**rec.summary(), "stats": await alert_stats(request.app[ctx.REDIS], rec.id),
+                          "cap": cap.to_dict(rec.alert)})
+
+
+async def get_xml(request: web.Request) -> web.Response:
+    who = await caller(request)
+    rec = await _visible(request, who, path_id(request))
+    return web.Response(body=rec.xml, content_type="application/cap+xml", charset="utf-8")
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    """Per-subscriber delivery states, paginated by subscriber id (``cursor``), filtered by ``state``."""
+    who = await caller(request)
+    rec = await _visible(request, who, path_id(request))
+    wanted = request.query.get("state")
+    if wanted is not None and wanted.upper() not in State.__members__:
+        raise BadRequest(f"unknown state {wanted!r}", [{"field": "state", "message": "allowed: " + ", ".join(
+            s.label for s in State if s is not State.NONE)}])
+    limit = int_param(request, "limit", 100, 1, 10_000)
+    cursor = int_param(request, "cursor", 0)
+    engine = request.app[ctx.ENGINE]
+    size = engine.size
+    nshards = await engine.subscribers.shard_count()
+    out: list[dict] = []
+    shard = cursor // size
+    while shard < nshards and len(out) < limit:
+        pipe = engine.redis.pipeline(transaction=False)
+        pipe.get(keys.delivery_state(shard, rec.id))
+        pipe.get(keys.delivery_channel(shard, rec.id))
+        raw, rawch = await pipe.execute()
+        st = states(raw, size)
+        chans = states(rawch, size)
+        mask = st == State[wanted.upper()] if wanted else st != State.NONE
+        offs = np.flatnonzero(mask)
+        offs = offs[offs + shard * size >= cursor]
+        for o in offs[: limit - len(out)].tolist():
+            out.append({"subscriber_id": shard * size + o, "state": State(int(st[o])).label,
+                        "channel": CHANNEL_NAMES.get(int(chans[o]))})
+        shard += 1
+    nxt = out[-1]["subscriber_id"] + 1 if len(out) == limit else None
+    return json_response({"alert_id": rec.id, "deliveries": out, "next_cursor": nxt})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent progress: a ``progress`` event with the stats twice a second, ``done`` at the end."""
+    who = await caller(request)
+    rec = await _visible(request, who, path_id(request))
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    redis = request.app[ctx.REDIS]
+    engine = request.app[ctx.ENGINE]
+    while True:
+        stats = await alert_stats(redis, rec.id)
+        life = await engine.alerts.lifecycle(rec.id)
+        await resp.write(b"event: progress\ndata: " + orjson.dumps({"lifecycle": life.value, **stats}) + b"\n\n")
+        if life is Lifecycle.DONE or life in STOPPED or life is Lifecycle.STORED:
+            await resp.write(b"event: done\ndata: " + orjson.dumps({"lifecycle": life.value}) + b"\n\n")
+            return resp
+        await asyncio.sleep(0.5)
+
+
+async def approve(request: web.Request) -> web.Response:
+    who = await caller(request)
+    who.require("operator", "admin")
+    engine = request.app[ctx.ENGINE]
+    rec = await engine.alerts.approve(path_id(request), by=who.name)
+    await start_fanout(request.app, rec, who.name)
+    return json_response(rec.summary(), status=202)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    """Issue a CAP Cancel referencing the alert: pending sends stop, those reached are told."""
+    who = await caller(request)
+    who.require("issuer", "admin")
+    rec = await _visible(request, who, path_id(request))
+    if rec.alert.msg_type == "Cancel":
+        raise Rejected("a Cancel cannot be cancelled")
+    if rec.lifecycle in (Lifecycle.CANCELLED,):
+        raise Rejected(f"alert {rec.id} is already cancelled")
+    a = rec.alert
+    tz = a.sent.tzinfo or timezone(timedelta(hours=8))
+    sent = datetime.now(tz).replace(microsecond=0)
+    note = None
+    if request.can_read_body:
+        body = await request.json(loads=orjson.loads) if request.content_type == "application/json" else {}
+        note = body.get("note") if isinstance(body, dict) else None
+    cancel_alert = cap.Alert(
+        identifier=f"{a.identifier}-cancel-{int(time.time())}", sender=a.sender, sent=sent,
+        sent_text=cap.format_datetime(sent), status=a.status, msg_type="Cancel", scope=a.scope,
+        restriction=a.restriction, addresses=list(a.addresses), note=note or "cancelled by the issuer",
+        references=[cap.Reference(a.sender, a.identifier, a.sent_text)],
+        infos=[_cancel_info(i) for i in a.infos])
+    return await accept(request, who, cancel_alert)
+
+
+def _cancel_info(info: cap.Info) -> cap.Info:
+    return cap.Info(language=info.language, categories=list(info.categories), event=info.event,
+                    urgency=info.urgency, severity=info.severity, certainty=info.certainty,
+                    sender_name=info.sender_name, headline=info.headline, expires=info.expires,
+                    areas=[cap.Area(area_desc=a.area_desc, geocodes=list(a.geocodes)) for a in info.areas],
+                    parameters=list(info.parameters))
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/v1/alerts", publish)
+    r.add_get("/api/v1/alerts", list_alerts)
+    r.add_get(r"/api/v1/alerts/{id:\d+}.xml", get_xml)
+    r.add_get(r"/api/v1/alerts/{id:\d+}", get_alert)
+    r.add_get(r"/api/v1/alerts/{id:\d+}/deliveries", deliveries)
+    r.add_get(r"/api/v1/alerts/{id:\d+}/events", events)
+    r.add_post(r"/api/v1/alerts/{id:\d+}/approve", approve)
+    r.add_post(r"/api/v1/alerts/{id:\d+}/cancel", cancel)

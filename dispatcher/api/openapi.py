@@ -1,0 +1,100 @@
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+
+def _op(summary: str, tag: str, responses: dict[str, str], *, security: bool = True, body: str | None = None,
+        params: list[dict] | None = None) -> dict:
+    op: dict = {"summary": summary, "tags": [tag],
+                "responses": {code: {"description": d} for code, d in responses.items()}}
+    if not security:
+        op["security"] = []
+    if body:
+        op["requestBody"] = {"required": True, "content": {ct: {"schema": {"type": "string" if "json" not in ct
+                                                                           else "object"}}
+                                                           for ct in body.split(",")}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ERR = {"400": "malformed input; errors list each field", "401": "no or unknown credentials",
+       "403": "not allowed (reason given)", "404": "not found"}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "warncast", "version": "1",
+             "description": "Mass early-warning dispatcher: CAP 1.2 alerts to every subscriber concerned."},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                       "description": "API key (wk_…) or a subscriber token"}},
+        "schemas": {"Error": {"type": "object", "properties": {
+            "error": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "path": {"type": "string"}, "field": {"type": "string"}, "message": {"type": "string"}}}}}}},
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/v1/alerts": {
+            "post": _op("Publish a CAP 1.2 alert (XML or JSON)", "issuer",
+                        {"202": "accepted; id and links", "200": "identical resubmission; the existing alert",
+                         **ERR, "409": "same sender,identifier,sent with other content", "413": "body over 1 MiB",
+                         "415": "unsupported media type", "422": "CAP rule broken; errors name each element path"},
+                        body="application/cap+xml,application/json"),
+            "get": _op("List alerts (an issuer sees its own)", "issuer", {"200": "alerts", **ERR}),
+        },
+        "/api/v1/alerts/{id}": {"get": _op("An alert with its delivery stats", "issuer", {"200": "alert", **ERR},
+                                           params=[ID])},
+        "/api/v1/alerts/{id}.xml": {"get": _op("The alert as CAP 1.2 XML", "issuer", {"200": "CAP XML", **ERR},
+                                               params=[ID])},
+        "/api/v1/alerts/{id}/deliveries": {"get": _op(
+            "Per-subscriber delivery states", "issuer", {"200": "page of deliveries", **ERR},
+            params=[ID, {"name": "state", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "integer"}}])},
+        "/api/v1/alerts/{id}/events": {"get": _op("Server-sent progress events", "issuer",
+                                                  {"200": "text/event-stream", **ERR}, params=[ID])},
+        "/api/v1/alerts/{id}/approve": {"post": _op("Approve a held alert (operator)", "operator",
+                                                    {"202": "fan-out started", **ERR, "409": "not held"},
+                                                    params=[ID])},
+        "/api/v1/alerts/{id}/cancel": {"post": _op("Cancel an alert (issues a CAP Cancel)", "issuer",
+                                                   {"202": "cancel accepted", **ERR, "422": "cannot cancel"},
+                                                   params=[ID])},
+        "/api/v1/subscribers": {"post": _op("Register a subscriber; returns its token once", "subscriber",
+                                            {"201": "created", "422": "invalid fields named"}, security=False,
+                                            body="application/json")},
+        "/api/v1/subscribers/{id}": {
+            "get": _op("Read a subscriber (own token or operator)", "subscriber", {"200": "subscriber", **ERR},
+                       params=[ID]),
+            "patch": _op("Change a subscriber", "subscriber", {"200": "subscriber", **ERR, "422": "invalid"},
+                         params=[ID], body="application/json"),
+            "delete": _op("Delete a subscriber and every index entry", "subscriber", {"204": "deleted", **ERR},
+                          params=[ID]),
+        },
+        "/api/v1/subscribers/{id}/location": {"put": _op("Move a subscriber's location", "subscriber",
+                                                         {"200": "moved", **ERR, "422": "invalid"},
+                                                         params=[ID], body="application/json")},
+        "/api/v1/subscribers:import": {"post": _op("Bulk import (NDJSON or CSV); all or nothing", "operator",
+                                                   {"200": "imported", **ERR, "422": "bad lines; nothing imported"},
+                                                   body="application/x-ndjson,text/csv")},
+        "/api/v1/inbox": {"get": _op("The subscriber's alerts", "subscriber", {"200": "inbox", **ERR})},
+        "/api/v1/inbox/stream": {"get": _op("Live in-app alerts (SSE)", "subscriber",
+                                            {"200": "text/event-stream", **ERR})},
+        "/api/v1/receipts": {"post": _op("Device acknowledgements: delivered / read / confirmed", "subscriber",
+                                         {"200": "states after the receipts", **ERR}, body="application/json")},
+        "/api/v1/stats": {"get": _op("Delivery totals and recent alerts", "operator", {"200": "stats", **ERR})},
+        "/ops": {"get": _op("Operator dashboard (asks for an operator key)", "operator", {"200": "HTML"},
+                            security=False)},
+        "/metrics": {"get": _op("Prometheus metrics", "operator", {"200": "text exposition", **ERR})},
+        "/healthz": {"get": _op("Liveness", "operator", {"200": "ok"}, security=False)},
+        "/readyz": {"get": _op("Readiness (Redis reachable)", "operator", {"200": "ok", "503": "not ready"},
+                               security=False)},
+        "/cap/feed.atom": {"get": _op("Active public alerts as a CAP Atom feed", "public", {"200": "Atom"},
+                                      security=False)},
+        "/callbacks/{channel}": {"post": _op("Provider delivery reports (signature checked)", "provider",
+                                             {"200": "recorded", "401": "unsigned or forged"}, security=False,
+                                             params=[{"name": "channel", "in": "path", "required": True,
+                                                      "schema": {"type": "string"}}])},
+        "/api/v1/openapi.json": {"get": _op("This document", "public", {"200": "OpenAPI"}, security=False)},
+    },
+}

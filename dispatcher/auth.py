@@ -1,0 +1,94 @@
+"""Who is calling and what they may touch: API keys (stored hashed) with roles and region scopes,
+and subscriber tokens (see subscribers.store)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+from . import cap, keys
+from .errors import Forbidden, Unauthorized
+
+ROLES = ("issuer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str                                   #: issuer / operator / admin / subscriber
+    scopes: tuple[str, ...] = field(default=())  #: region-code prefixes an issuer may alert; "*" = all
+    subscriber_id: int | None = None
+
+    def require(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"this needs the role {' or '.join(roles)}; the caller is {self.role}")
+
+    def may_touch_subscriber(self, sid: int) -> None:
+        if self.role in ("operator", "admin"):
+            return
+        if self.subscriber_id != sid:
+            raise Forbidden("a subscriber token gives access to its own record only")
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, redis, admin_key: str = ""):
+        self.redis = redis
+        self.admin_key = admin_key
+
+    async def create(self, name: str, role: str, scopes: list[str] | None = None) -> str:
+        """A new key, returned once; only its hash is stored."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        scopes = scopes or (["*"] if role != "issuer" else [])
+        if role == "issuer" and not scopes:
+            raise ValueError("an issuer key needs scopes: region-code prefixes such as 110105, or *")
+        for s in scopes:
+            if s != "*" and not (s.isdigit() and len(s) in (2, 4, 6, 9, 12)):
+                raise ValueError(f"scope {s!r} is not a region code of 2/4/6/9/12 digits or *")
+        key = f"wk_{secrets.token_urlsafe(32)}"
+        await self.redis.hset(keys.API_KEYS, _hash(key),
+                              orjson.dumps({"name": name, "role": role, "scopes": scopes, "created": time.time()}))
+        await self.redis.xadd(keys.AUDIT, {"action": "key-created", "name": name, "role": role, "t": repr(time.time())},
+                              maxlen=100_000, approximate=True)
+        return key
+
+    async def authenticate(self, key: str) -> Caller | None:
+        if self.admin_key and hmac.compare_digest(key.encode(), self.admin_key.encode()):
+            return Caller("admin", "admin", ("*",))
+        raw = await self.redis.hget(keys.API_KEYS, _hash(key))
+        if raw is None:
+            return None
+        d = orjson.loads(raw)
+        return Caller(d["name"], d["role"], tuple(d["scopes"]))
+
+    async def list(self) -> list[dict]:
+        return [{k: v for k, v in orjson.loads(raw).items()} for raw in (await self.redis.hgetall(keys.API_KEYS)).values()]
+
+
+def authorize_alert(caller: Caller, alert: cap.Alert) -> None:
+    """Issuers may alert only inside their scopes: every area must name region codes under them."""
+    caller.require("issuer", "admin")
+    if "*" in caller.scopes:
+        return
+    for i, info in enumerate(alert.infos):
+        for j, area in enumerate(info.areas):
+            codes = [g.value for g in area.geocodes]
+            if not codes:
+                raise Forbidden(f"alert/info[{i}]/area[{j}] names no region code; an issuer scoped to "
+                                f"{', '.join(caller.scopes)} must name region codes in every area")
+            for code in codes:
+                if not any(code.startswith(s) for s in caller.scopes):
+                    raise Forbidden(f"issuer {caller.name} may alert {', '.join(caller.scopes)} only; "
+                                    f"alert/info[{i}]/area[{j}] names {code}")
+
+
+def unauthorized() -> Unauthorized:
+    return Unauthorized("send an API key or subscriber token as 'Authorization: Bearer …'")

@@ -1,0 +1,177 @@
+"""Delivery state per (alert, subscriber): one byte per subscriber in a per-shard string.
+
+Transitions are applied in bulk by one Lua script that only moves a subscriber
+whose current state allows it (a claim is ``TARGETED → SENDING``: a re-run job
+never sends twice what another claimed or completed). Counters count every
+transition per (alert, channel, state); latency histograms bucket the time from
+the alert's acceptance.
+"""
+from __future__ import annotations
+
+import bisect
+from enum import IntEnum
+
+import numpy as np
+
+from . import keys
+
+
+class State(IntEnum):
+    NONE = 0
+    TARGETED = 1     #: in the audience, waiting for its shard job
+    QUEUED = 2       #: waiting for a delayed retry
+    SENDING = 3      #: claimed by a job; the provider has it or is about to
+    SENT = 4         #: the provider accepted it
+    DELIVERED = 5    #: the provider or the device confirmed delivery
+    READ = 6         #: the subscriber opened it
+    CONFIRMED = 7    #: the subscriber acknowledged it
+    FAILED = 8       #: no channel could deliver it
+    EXPIRED = 9      #: the alert expired before it went out
+    CANCELLED = 10   #: the alert was cancelled or superseded before it went out
+    SUPPRESSED = 11  #: in the area, declined by preferences or quiet hours
+    FAILOVER = 12    #: the current channel gave up; the next one takes over
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+S = State
+PENDING = (S.NONE, S.TARGETED, S.QUEUED, S.FAILOVER)
+REACHED = (S.SENT, S.DELIVERED, S.READ, S.CONFIRMED)
+ALLOWED_FROM: dict[State, tuple[State, ...]] = {
+    S.TARGETED: (S.NONE,),
+    S.QUEUED: (S.TARGETED, S.SENDING, S.FAILOVER),
+    S.SENDING: (S.TARGETED, S.QUEUED, S.FAILOVER),
+    S.SENT: (S.SENDING,),
+    S.DELIVERED: (S.SENDING, S.SENT),
+    S.READ: (S.SENDING, S.SENT, S.DELIVERED),
+    S.CONFIRMED: (S.SENDING, S.SENT, S.DELIVERED, S.READ),
+    S.FAILED: (S.SENDING, S.SENT, S.FAILOVER, S.QUEUED),
+    S.EXPIRED: PENDING + (S.SENDING,),
+    S.CANCELLED: PENDING + (S.SENDING,),
+    S.SUPPRESSED: (S.NONE,),
+    S.FAILOVER: (S.SENDING, S.SENT),
+}
+
+
+def mask(states) -> int:
+    m = 0
+    for s in states:
+        m |= 1 << int(s)
+    return m
+
+
+#: KEYS: state string, channel string. ARGV: new state, allowed-from mask, channel byte (0 = leave),
+#: offsets as little-endian uint16, sorted. Returns the offsets that moved, packed the same way.
+TRANSITION_LUA = """
+local key, chkey = KEYS[1], KEYS[2]
+local new, allowed, chan, offs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local cur = redis.call('GET', key) or ''
+local curlen = #cur
+local out = {}
+local ch, cch = string.char(new), string.char(chan)
+local run_start, run_len = -1, 0
+local function flush()
+  if run_start >= 0 then
+    redis.call('SETRANGE', key, run_start, string.rep(ch, run_len))
+    if chan > 0 then redis.call('SETRANGE', chkey, run_start, string.rep(cch, run_len)) end
+  end
+end
+for i = 1, #offs - 1, 2 do
+  local lo, hi = string.byte(offs, i, i + 1)
+  local off = lo + hi * 256
+  local s = 0
+  if off < curlen then s = string.byte(cur, off + 1) end
+  if bit.band(allowed, bit.lshift(1, s)) ~= 0 then
+    out[#out + 1] = string.sub(offs, i, i + 1)
+    if run_start >= 0 and off == run_start + run_len then
+      run_len = run_len + 1
+    else
+      flush()
+      run_start, run_len = off, 1
+    end
+  end
+end
+flush()
+return table.concat(out)
+"""
+
+
+class Transitions:
+    """Bulk state changes for one shard of one alert."""
+
+    def __init__(self, redis):
+        self.script = redis.register_script(TRANSITION_LUA)
+
+    async def queue(self, pipe, shard: int, alert_id: int, new: State, offsets: np.ndarray, channel_id: int = 0,
+              allowed: tuple[State, ...] | None = None) -> None:
+        """Add the transition to a pipeline; its reply is the packed offsets that moved."""
+        offs = np.asarray(offsets, dtype="<u2")
+        await self.script(keys=[keys.delivery_state(shard, alert_id), keys.delivery_channel(shard, alert_id)],
+                    args=[int(new), mask(allowed or ALLOWED_FROM[new]), channel_id, offs.tobytes()],
+                    client=pipe)
+
+    async def apply(self, redis, shard: int, alert_id: int, new: State, offsets: np.ndarray,
+                    channel_id: int = 0, allowed: tuple[State, ...] | None = None) -> np.ndarray:
+        if len(offsets) == 0:
+            return np.zeros(0, dtype="<u2")
+        pipe = redis.pipeline(transaction=False)
+        await self.queue(pipe, shard, alert_id, new, offsets, channel_id, allowed)
+        (moved,) = await pipe.execute()
+        return unpack(moved)
+
+
+def unpack(packed: bytes) -> np.ndarray:
+    return np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
+
+
+def states(raw: bytes | None, size: int) -> np.ndarray:
+    arr = np.zeros(size, dtype=np.uint8)
+    if raw:
+        n = min(size, len(raw))
+        arr[:n] = np.frombuffer(raw, dtype=np.uint8, count=n)
+    return arr
+
+
+# -- counters and latency ----------------------------------------------------
+#: Upper bounds (ms) of the latency buckets; the last bucket is open.
+LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000, 300000)
+
+
+def bucket(ms: float) -> int:
+    i = bisect.bisect_left(LATENCY_BUCKETS_MS, ms)
+    return LATENCY_BUCKETS_MS[i] if i < len(LATENCY_BUCKETS_MS) else -1
+
+
+def count(pipe, alert_id: int, channel: str, state: State, n: int, latency_ms: float | None = None) -> None:
+    """Add n transitions into ``state`` on ``channel`` (and their latency) to a pipeline."""
+    if n <= 0:
+        return
+    pipe.hincrby(keys.counters(alert_id), f"{channel}:{state.label}", n)
+    pipe.hincrby(keys.TOTALS, f"{channel}:{state.label}", n)
+    if latency_ms is not None:
+        pipe.hincrby(keys.latency(alert_id), f"{channel}:{state.label}:{bucket(latency_ms)}", n)
+
+
+def percentiles(hist: dict[str, int], channel: str | None, state: State, qs=(50, 95, 99)) -> dict[str, float | None]:
+    """Percentiles (ms, bucket upper bound) from a latency hash, for one channel or all."""
+    counts: dict[int, int] = {}
+    for k, v in hist.items():
+        ch, st, b = k.rsplit(":", 2)
+        if st == state.label and (channel is None or ch == channel):
+            counts[int(b)] = counts.get(int(b), 0) + int(v)
+    total = sum(counts.values())
+    out: dict[str, float | None] = {}
+    order = sorted(counts, key=lambda b: (b < 0, b))
+    for q in qs:
+        if not total:
+            out[f"p{q}"] = None
+            continue
+        need, acc = total * q / 100, 0
+        for b in order:
+            acc += counts[b]
+            if acc >= need:
+                out[f"p{q}"] = float(b) if b >= 0 else float("inf")
+                break
+    return out

@@ -1,0 +1,44 @@
+"""Errors of the engine and API, each mapped to one HTTP status at the API boundary.
+
+    WarncastError
+     ├── Unauthorized       401 no or unknown credentials
+     ├── Forbidden          403 known caller, not allowed this (reason says why)
+     ├── NotFound           404
+     ├── Conflict           409 e.g. same (sender, identifier, sent) with other content
+     ├── Rejected           422 valid CAP that cannot be accepted (expired, unknown references, …)
+     └── BadRequest         400 a client mistake with a field path
+"""
+from __future__ import annotations
+
+
+class WarncastError(Exception):
+    status = 500
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class Unauthorized(WarncastError):
+    status = 401
+
+
+class Forbidden(WarncastError):
+    status = 403
+
+
+class NotFound(WarncastError):
+    status = 404
+
+
+class Conflict(WarncastError):
+    status = 409
+
+
+class Rejected(WarncastError):
+    status = 422
+
+
+class BadRequest(WarncastError):
+    status = 400

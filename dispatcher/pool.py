@@ -1,0 +1,104 @@
+"""The embedded job runner: shard jobs on an in-process asyncio pool, highest lane first.
+
+Pending fan-outs live in Redis (``FANOUT_PENDING`` and each alert's shard set),
+so a restarted process picks up where the last one stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+
+import numpy as np
+
+from . import keys
+from .alerts import LANES
+from .delivery import State, states
+
+log = logging.getLogger(__name__)
+
+
+class LocalPool:
+    def __init__(self, engine, concurrency: int = 4):
+        self.engine = engine
+        self.concurrency = max(1, concurrency)
+        self.queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
+        self._seq = itertools.count()
+        self._workers: list[asyncio.Task] = []
+        self._plans: set[asyncio.Task] = set()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self._active = 0
+        engine.submit = self.submit
+
+    def submit(self, alert_id: int, shard: int, lane: str) -> None:
+        self.idle.clear()
+        self.queue.put_nowait((LANES.index(lane), next(self._seq), alert_id, shard))
+
+    def plan(self, alert_id: int) -> asyncio.Task:
+        """Plan an alert in the background (the API answers 202 before the plan completes)."""
+        self.idle.clear()
+        task = asyncio.ensure_future(self._plan(alert_id))
+        self._plans.add(task)
+        task.add_done_callback(self._plans.discard)
+        return task
+
+    async def _plan(self, alert_id: int) -> None:
+        try:
+            await self.engine.plan(alert_id)
+        except Exception:
+            log.exception("planning alert %s failed; it stays pending and is retried on restart", alert_id)
+        finally:
+            self._plans.discard(asyncio.current_task())
+            self._check_idle()
+
+    async def start(self) -> None:
+        self._workers = [asyncio.ensure_future(self._work()) for _ in range(self.concurrency)]
+        await self.resume()
+
+    async def resume(self) -> None:
+        """Re-plan unfinished alerts and re-queue their shards (subscribers claimed by a crashed run
+        go back to targeted: at most the batches that were in flight are sent twice)."""
+        for raw in await self.engine.redis.smembers(keys.FANOUT_PENDING):
+            alert_id = int(raw)
+            rec = await self.engine.alerts.get(alert_id)
+            for shard in [int(s) for s in await self.engine.redis.smembers(keys.alert_shards(alert_id))]:
+                st = states(await self.engine.redis.get(keys.delivery_state(shard, alert_id)), self.engine.size)
+                stale = np.flatnonzero(st == State.SENDING)
+                await self.engine.transitions.apply(self.engine.redis, shard, alert_id, State.TARGETED, stale,
+                                                    allowed=(State.SENDING,))
+                self.submit(alert_id, shard, rec.lane)
+            self.plan(alert_id)
+
+    async def _work(self) -> None:
+        while True:
+            _, _, alert_id, shard = await self.queue.get()
+            self._active += 1
+            try:
+                await self.engine.run_shard(alert_id, shard)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("shard job (alert %s, shard %s) failed; it stays pending", alert_id, shard)
+            finally:
+                self._active -= 1
+                self.queue.task_done()
+                self._check_idle()
+
+    def _check_idle(self) -> None:
+        if self._active == 0 and self.queue.empty() and not self._plans:
+            self.idle.set()
+
+    async def drain(self) -> None:
+        """Wait until every planned alert's jobs have run."""
+        while True:
+            await self.idle.wait()
+            await asyncio.sleep(0)
+            if self._active == 0 and self.queue.empty() and not self._plans:
+                return
+
+    async def stop(self) -> None:
+        for t in self._workers:
+            t.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []

@@ -1,0 +1,73 @@
+"""Render an alert once per (channel kind, language) from the Jinja2 templates in ``templates/``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+import templates as _templates
+from channels.base import Notice
+from channels.sms_text import compose_sms
+from subscribers.columns import LANGUAGES
+
+from .alerts import AlertRecord
+
+KIND = {"inapp": "inapp", "hms": "push", "fcm": "push", "apns": "push", "webpush": "push",
+        "sms": "sms", "smpp": "sms", "webhook": "inapp"}
+_PREFIX = {
+    "zh-CN": {"Update": "【更新】", "Cancel": "【解除】", "Test": "【测试】", "Exercise": "【演练】"},
+    "en": {"Update": "[Update] ", "Cancel": "[Cancelled] ", "Test": "[Test] ", "Exercise": "[Exercise] "},
+}
+_SEP = {"zh-CN": "、", "en": ", "}
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(_templates.__file__).parent),
+                          autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+
+
+def _block(template: jinja2.Template, name: str, context: dict) -> str:
+    return "".join(template.blocks[name](template.new_context(context))).strip()
+
+
+class Renderer:
+    """Caches each rendering for the life of the process: one render per (alert, kind, language)."""
+
+    def __init__(self, sms_signature: str = "", sms_max_parts: int = 4):
+        self.sms_signature = sms_signature
+        self.sms_max_parts = sms_max_parts
+        self._cache: dict[tuple[int, str, str], Notice] = {}
+
+    def notice(self, rec: AlertRecord, channel: str, lang: str) -> Notice:
+        kind = KIND[channel]
+        lang = lang if lang in LANGUAGES else "en"
+        key = (rec.id, kind, lang)
+        if key not in self._cache:
+            self._cache[key] = self._render(rec, kind, lang)
+        return self._cache[key]
+
+    def _render(self, rec: AlertRecord, kind: str, lang: str) -> Notice:
+        alert = rec.alert
+        info = alert.info_for(lang) if alert.infos else None
+        prefix = _PREFIX[lang].get(alert.msg_type, "") or _PREFIX[lang].get(alert.status, "")
+        sender = (info.sender_name if info and info.sender_name else alert.sender)
+        ctx = {
+            "prefix": prefix, "msg_type": alert.msg_type, "status": alert.status,
+            "headline": (info.headline or info.event) if info else alert.identifier,
+            "description": (info.description or "") if info else (alert.note or ""),
+            "instruction": (info.instruction or "") if info else "",
+            "area": _SEP[lang].join(a.area_desc for a in info.areas) if info else "",
+            "sender_name": sender, "sent_local": alert.sent.strftime("%Y-%m-%d %H:%M"),
+            "event": info.event if info else "", "severity": alert.severity(),
+        }
+        template = _env.get_template(f"{kind}/{lang}.j2")
+        title, body = _block(template, "title", ctx), _block(template, "body", ctx)
+        if kind == "sms":
+            short = info.parameter("SMS") or info.parameter("shortText") if info else None
+            body = compose_sms(headline=prefix + ctx["headline"], area=ctx["area"],
+                               instruction=short or ctx["instruction"], body="" if short else body,
+                               signature=self.sms_signature, max_parts=self.sms_max_parts, lang=lang)
+        return Notice(alert_id=rec.id, identifier=alert.identifier, lang=lang, title=title, body=body,
+                      severity=alert.severity(), urgency=alert.urgency(),
+                      expires_at=rec.expires_at or rec.accepted_at + 86_400, collapse_key=f"a{rec.id}",
+                      msg_type=alert.msg_type, cap_xml=rec.xml,
+                      data={"alert_id": str(rec.id), "identifier": alert.identifier,
+                            "severity": alert.severity(), "msgType": alert.msg_type})

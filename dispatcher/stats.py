@@ -1,0 +1,56 @@
+"""Delivery statistics read from the per-alert counters and latency histograms (O(1) per alert)."""
+from __future__ import annotations
+
+from . import keys
+from .delivery import State, percentiles
+
+COLUMNS = ("targeted", "sent", "delivered", "read", "confirmed", "failover", "failed", "expired", "cancelled",
+           "suppressed")
+
+
+def _decode(h: dict) -> dict[str, int]:
+    return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in h.items()}
+
+
+async def alert_stats(redis, alert_id: int) -> dict:
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(keys.counters(alert_id))
+    pipe.hgetall(keys.latency(alert_id))
+    pipe.hget(keys.alert(alert_id), "targeted")
+    raw_counts, raw_hist, targeted = await pipe.execute()
+    counts, hist = _decode(raw_counts), _decode(raw_hist)
+    channels: dict[str, dict[str, int]] = {}
+    reasons: dict[str, int] = {}
+    for k, v in counts.items():
+        if k.startswith("reason:"):
+            reasons[k[7:]] = v
+            continue
+        ch, state = k.rsplit(":", 1)
+        channels.setdefault(ch, {c: 0 for c in COLUMNS})[state] = v
+    overall = channels.pop("all", {c: 0 for c in COLUMNS})
+    per_channel = {ch: row for ch, row in sorted(channels.items())}
+    for state in ("sent", "delivered", "read", "confirmed", "failover", "failed", "cancelled"):
+        overall[state] = overall.get(state, 0) + sum(r.get(state, 0) for ch, r in per_channel.items()
+                                                     if ch != "webhook")
+    overall["targeted"] = int(targeted or 0)
+    return {
+        "targeted": overall["targeted"],
+        "totals": overall,
+        "channels": per_channel,
+        "latency_ms": {
+            "sent": percentiles(hist, None, State.SENT),
+            **{f"{ch}:sent": percentiles(hist, ch, State.SENT) for ch in per_channel},
+            "delivered": percentiles(hist, None, State.DELIVERED),
+            "confirmed": percentiles(hist, None, State.CONFIRMED),
+        },
+        "failure_reasons": reasons,
+    }
+
+
+async def totals(redis) -> dict[str, dict[str, int]]:
+    """Transitions over all alerts, per channel and state (for /metrics and /api/v1/stats)."""
+    out: dict[str, dict[str, int]] = {}
+    for k, v in _decode(await redis.hgetall(keys.TOTALS)).items():
+        ch, state = k.rsplit(":", 1)
+        out.setdefault(ch, {})[state] = v
+    return out
