@@ -150,7 +150,7 @@ class AlertStore:
         if not raw:
             raise NotFound(f"no alert {alert_id}")
         cached = self._cache.get(alert_id)
-        alert = cached.alert if cached else cap.parse_xml(raw[b"xml"])
+        alert = cached.alert if cached else cap.parse_xml(raw[b"xml"], max_bytes=64 << 20)
         rec = AlertRecord(
             alert_id, alert, raw[b"xml"], Lifecycle(raw[b"lifecycle"].decode()), float(raw[b"accepted_at"]),
             raw[b"issuer"].decode(), raw[b"lane"].decode(), orjson.loads(raw[b"refs"]),

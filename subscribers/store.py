@@ -166,10 +166,10 @@ class SubscriberStore:
             pipe.setrange(keys.column(shard, col.name), off * col.width, np.array(values, dtype=col.dtype).tobytes())
         for ch, mapping in endpoints.items():
             pipe.hset(keys.endpoints(shard, ch), mapping=mapping)
-        if located:
-            geo.add_locations(pipe, shard, np.array([o for o, _ in located]),
-                              np.array([loc[0] for _, loc in located]), np.array([loc[1] for _, loc in located]))
         await pipe.execute()
+        if located:
+            await geo.bulk_add(self.redis, shard, np.array([o for o, _ in located]),
+                               np.array([loc[0] for _, loc in located]), np.array([loc[1] for _, loc in located]))
 
     async def count(self) -> int:
         """Subscribers that exist (ids ever allocated less those deleted)."""

@@ -100,7 +100,7 @@ class _Checker:
             self.error(path, f"must not contain whitespace, commas, '<' or '&' (found {bad.group()!r})")
         return value
 
-    def datetime(self, node: dict, name: str, path: str, required: bool = False) -> tuple[datetime | None, str | None]:
+    def date_time(self, node: dict, name: str, path: str, required: bool = False) -> tuple[datetime | None, str | None]:
         text = self.text(node, name, path, required)
         if text is None:
             return None, None
@@ -142,7 +142,7 @@ class _Checker:
     def alert(self, raw: dict, path: str) -> Alert | None:
         identifier = self.token(self.text(raw, "identifier", path, required=True), f"{path}/identifier")
         sender = self.token(self.text(raw, "sender", path, required=True), f"{path}/sender")
-        sent, sent_text = self.datetime(raw, "sent", path, required=True)
+        sent, sent_text = self.date_time(raw, "sent", path, required=True)
         status = self.enum(self.text(raw, "status", path, required=True), vocab.STATUS, f"{path}/status")
         msg_type = self.enum(self.text(raw, "msgType", path, required=True), vocab.MSG_TYPE, f"{path}/msgType")
         scope = self.enum(self.text(raw, "scope", path, required=True), vocab.SCOPE, f"{path}/scope")
@@ -155,7 +155,7 @@ class _Checker:
         references = self.references(raw, path)
         if msg_type in vocab.NEEDS_REFERENCES and not references and f"{path}/references" not in self.paths():
             self.error(f"{path}/references", f"is required when msgType is {msg_type}")
-        infos = [self.info(info, f"{path}/info[{i}]", sent) for i, info in self.nodes(raw, "info")]
+        infos = [self.info(info, f"{path}/info[{i}]") for i, info in self.nodes(raw, "info")]
         alert = Alert(
             identifier=identifier, sender=sender, sent=sent, sent_text=sent_text, status=status,
             msg_type=msg_type, source=self.text(raw, "source", path), scope=scope, restriction=restriction,
@@ -195,7 +195,7 @@ class _Checker:
             out.append(Reference(*parts))
         return out
 
-    def info(self, raw: dict, path: str, sent: datetime | None) -> Info | None:
+    def info(self, raw: dict, path: str) -> Info | None:
         language = self.text(raw, "language", path) or "en-US"
         if not _LANGUAGE.fullmatch(language):
             self.error(f"{path}/language", f"{language!r} is not a language tag such as zh-CN or en-US")
@@ -207,13 +207,11 @@ class _Checker:
         urgency = self.enum(self.text(raw, "urgency", path, required=True), vocab.URGENCY, f"{path}/urgency")
         severity = self.enum(self.text(raw, "severity", path, required=True), vocab.SEVERITY, f"{path}/severity")
         certainty = self.enum(self.text(raw, "certainty", path, required=True), vocab.CERTAINTY, f"{path}/certainty")
-        effective, _ = self.datetime(raw, "effective", path)
-        onset, _ = self.datetime(raw, "onset", path)
-        expires, expires_text = self.datetime(raw, "expires", path)
-        starts = effective or sent
-        if expires is not None and starts is not None and expires <= starts:
-            self.error(f"{path}/expires", f"{expires_text} is not after {'effective' if effective else 'sent'} "
-                                          f"({starts.isoformat()})")
+        effective, _ = self.date_time(raw, "effective", path)
+        onset, _ = self.date_time(raw, "onset", path)
+        expires, expires_text = self.date_time(raw, "expires", path)
+        if expires is not None and effective is not None and expires <= effective:
+            self.error(f"{path}/expires", f"{expires_text} is not after effective ({effective.isoformat()})")
         parameters = self.pairs(raw, "parameter", path, Parameter)
         severity = self.level(parameters, severity)
         resources = [self.resource(r, f"{path}/resource[{i}]") for i, r in self.nodes(raw, "resource")]

@@ -86,6 +86,8 @@ class SmppSimulator:
         #: Most submit_sm received and not yet answered at one time.
         self.max_outstanding = 0
         self.enquire_links_received = 0
+        #: Set False to leave enquire_link unanswered (a hung SMSC whose TCP connection stays up).
+        self.answer_enquire_link = True
         self.receipts_sent = 0
         self.receipts_acked = 0
         self._ids = itertools.count(1)
@@ -169,7 +171,8 @@ class SmppSimulator:
                         fut.set_result(pdu)
                 elif cid == Cmd.ENQUIRE_LINK:
                     self.enquire_links_received += 1
-                    sess.send(pdu.response())
+                    if self.answer_enquire_link:
+                        sess.send(pdu.response())
                 elif cid == Cmd.UNBIND:
                     sess.send(pdu.response())
                     await writer.drain()

@@ -174,7 +174,7 @@ async def test_down_gateway_and_dropped_connection_retry(sim):
 
 
 async def test_accept_then_stall_times_out(sim):
-    sim.faults.update({"accept_then_stall_rate": 1.0, "stall_s": 3.0})
+    sim.faults.update({"accept_then_stall_rate": 1.0, "stall_s": 1.0})
     ch = await make_channel(sim, timeout_s=0.3)
     try:
         results = await ch.send(notice(), numbers(2))
