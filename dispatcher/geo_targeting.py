@@ -51,6 +51,9 @@ _KM_PER_DEGREE_SAFE = 55.0
 _CIRCLE_VERTICES = 72
 
 EMPTY = np.empty(0, dtype=np.int32)
+#: Cells per SUNION: Redis builds a union's intset by sorted insertion (quadratic in its
+#: size), so a few mid-sized unions cost the server far less than one big one.
+_CELLS_PER_SUNION = 16
 
 
 def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
@@ -236,27 +239,35 @@ def plan_area(
     return GeoPlan(tuple(whole), tuple(check), polygon_union, circle_rows)
 
 
-def _offsets(members: Any) -> np.ndarray:
-    if not members:
+def _offsets(replies: list[Any]) -> np.ndarray:
+    """SUNION replies (sets of decimal bytes) → one int32 array (unsorted)."""
+    text = b" ".join(b" ".join(members) for members in replies if members)
+    if not text:
         return EMPTY
-    return np.fromiter(map(int, members), dtype=np.int32, count=len(members))
+    return np.fromstring(text, dtype=np.int32, sep=" ")
+
+
+def _groups(cells: tuple[str, ...], size: int) -> list[tuple[str, ...]]:
+    return [cells[i : i + size] for i in range(0, len(cells), size)]
 
 
 async def resolve_shard(redis_aio: Any, shard: int, plan: GeoPlan) -> np.ndarray:
     """Sorted unique offsets (int32) of the shard's located subscribers inside the plan's area."""
     if plan.is_empty:
         return EMPTY
+    prefix = keys.geo_cell_prefix(shard)
     pipe = redis_aio.pipeline(transaction=False)
-    if plan.whole_cells:
-        pipe.sunion([keys.geo_cell(shard, c) for c in plan.whole_cells])
+    whole_groups = _groups(plan.whole_cells, _CELLS_PER_SUNION)
+    check_groups = _groups(plan.check_cells, _CELLS_PER_SUNION)
+    for group in whole_groups + check_groups:
+        pipe.sunion([prefix + cell for cell in group])
     if plan.check_cells:
-        pipe.sunion([keys.geo_cell(shard, c) for c in plan.check_cells])
         pipe.get(keys.geo_coords(shard))
     replies = await pipe.execute()
 
-    found = [_offsets(replies[0])] if plan.whole_cells else []
+    found = [_offsets(replies[: len(whole_groups)])]
     if plan.check_cells:
-        candidates = _offsets(replies[-2])
+        candidates = _offsets(replies[len(whole_groups) : -1])
         column = replies[-1] or b""
         coords = np.frombuffer(column, dtype="<i4", count=len(column) // 4).reshape(-1, 2)
         candidates = candidates[candidates < len(coords)]
@@ -266,6 +277,8 @@ async def resolve_shard(redis_aio: Any, shard: int, plan: GeoPlan) -> np.ndarray
             candidates, stored = candidates[located], stored[located]
             inside = plan.contains(stored[:, 0] / geo.COORD_SCALE, stored[:, 1] / geo.COORD_SCALE)
             found.append(candidates[inside])
-    if not found:
-        return EMPTY
-    return np.unique(np.concatenate(found)).astype(np.int32, copy=False)
+    offsets = np.sort(np.concatenate(found))
+    if len(offsets) > 1:
+        # a subscriber can sit in an interior cell of two levels
+        offsets = offsets[np.r_[True, offsets[1:] != offsets[:-1]]]
+    return offsets

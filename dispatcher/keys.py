@@ -108,3 +108,8 @@ def provider_message(channel: str, message_id: str) -> str:
 def geo_coords(shard: int) -> str:
     """Fixed-width column string: 8 bytes per offset, little-endian int32 lat, lon in 1e-7 degrees."""
     return f"{PREFIX}:{shard_tag(shard)}:geo:ll"
+
+
+def geo_cell_prefix(shard: int) -> str:
+    """``geo_cell(shard, cell) == geo_cell_prefix(shard) + cell`` (builds many keys fast)."""
+    return geo_cell(shard, "")

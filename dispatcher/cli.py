@@ -1,0 +1,223 @@
+"""The `warncast` command line."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .settings import Settings
+
+
+def _run(coro):
+    try:
+        import uvloop
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.run(coro)
+
+
+def _api(ctx_obj) -> tuple[str, str]:
+    url = os.environ.get("WARNCAST_API_URL", "http://127.0.0.1:8080")
+    key = os.environ.get("WARNCAST_API_KEY", "")
+    if not key:
+        raise click.ClickException("set WARNCAST_API_KEY to an issuer or operator key (warncast keys create)")
+    return url.rstrip("/"), key
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """warncast: CAP 1.2 early warnings to every subscriber concerned, within seconds."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default WARNCAST_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default WARNCAST_PORT or 8080).")
+@click.option("--workers", type=int, default=None,
+              help="Shard jobs run in this process at once; 0 leaves them to `warncast worker` (RQ).")
+def serve(host, port, workers) -> None:
+    """Run the API (and, unless --workers 0, the fan-out) on the embedded Redis or REDIS_URL."""
+    from .server import start_server
+    from .store import open_store
+
+    settings = Settings.from_env()
+    if host:
+        settings = dataclasses.replace(settings, host=host)
+    store = open_store(settings)
+
+    async def run():
+        runner, url, _ = await start_server(settings, store, port=port, workers=workers)
+        click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        _run(run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+
+
+@main.command()
+@click.option("--subscribers", "n", type=int, default=200_000, show_default=True)
+@click.option("--devices", type=int, default=40, show_default=True,
+              help="Simulated phones that hold the in-app stream open and acknowledge.")
+def demo(n: int, devices: int) -> None:
+    """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
+    from .demo import run_demo
+    sys.exit(_run(run_demo(n, devices)))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def publish(file: Path) -> None:
+    """Publish a CAP 1.2 alert (XML or JSON file) through the API."""
+    import httpx
+    url, key = _api(None)
+    data = file.read_bytes()
+    ctype = "application/json" if file.suffix == ".json" else "application/cap+xml"
+    resp = httpx.post(f"{url}/api/v1/alerts", content=data, headers={"Authorization": f"Bearer {key}",
+                                                                      "Content-Type": ctype}, timeout=30)
+    _print_response(resp)
+
+
+@main.command()
+@click.argument("alert_id", type=int)
+def cancel(alert_id: int) -> None:
+    """Cancel an alert: pending sends stop, subscribers already reached are told."""
+    import httpx
+    url, key = _api(None)
+    _print_response(httpx.post(f"{url}/api/v1/alerts/{alert_id}/cancel", headers={"Authorization": f"Bearer {key}"},
+                               timeout=30))
+
+
+@main.command()
+@click.argument("alert_id", type=int)
+def status(alert_id: int) -> None:
+    """Show an alert's lifecycle and delivery stats."""
+    import httpx
+    url, key = _api(None)
+    resp = httpx.get(f"{url}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    if resp.status_code != 200:
+        _print_response(resp)
+    from .report import stats_table
+    from rich.console import Console
+    body = resp.json()
+    Console().print(f"alert {body['id']} · {body['headline']} · {body['severity']} · {body['lifecycle']}")
+    Console().print(stats_table(body["stats"]))
+
+
+def _print_response(resp) -> None:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"error": resp.text}
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    if resp.status_code >= 400:
+        sys.exit(1)
+
+
+@main.group()
+def subscribers() -> None:
+    """Manage subscribers."""
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_(file: Path) -> None:
+    """Import subscribers from CSV or NDJSON: every line valid, or nothing imported."""
+    from rich.progress import Progress
+
+    from subscribers.importer import detect_format, import_bytes
+    from subscribers.store import SubscriberStore
+
+    from .store import open_store
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+
+    async def run():
+        redis = store.aio()
+        try:
+            with Progress() as progress:
+                task = progress.add_task(f"importing {file.name}", total=None)
+
+                def tick(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await import_bytes(SubscriberStore(redis, settings.shard_size), file.read_bytes(),
+                                          detect_format(file.name), tick)
+        finally:
+            await redis.aclose()
+
+    try:
+        report = _run(run())
+    finally:
+        store.close()
+    if report.errors:
+        for line, field, message in report.errors[:200]:
+            click.echo(f"{file.name}:{line}: {field}: {message}", err=True)
+        more = len(report.errors) - 200
+        if more > 0:
+            click.echo(f"… and {more} more", err=True)
+        raise click.ClickException(f"{len(report.errors)} problem(s) in {report.lines} lines; nothing was imported")
+    click.echo(f"imported {report.imported} subscribers")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who the key is for, e.g. chaoyang-emergency.")
+@click.option("--role", type=click.Choice(["issuer", "operator", "admin"]), required=True)
+@click.option("--scope", "scopes", multiple=True,
+              help="Region-code prefix an issuer may alert (repeatable), or * for everywhere.")
+def keys_create(name: str, role: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from .auth import KeyStore
+    from .store import open_store
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+
+    async def run():
+        redis = store.aio()
+        try:
+            return await KeyStore(redis).create(name, role, list(scopes))
+        finally:
+            await redis.aclose()
+
+    try:
+        key = _run(run())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(key)
+
+
+@main.command()
+@click.option("--subscribers", "n", type=int, default=200_000, show_default=True)
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def bench(n: int, json_file: Path | None) -> None:
+    """Run the fan-out benchmark (same as python -m loadtest.bench_fanout)."""
+    from loadtest.bench_fanout import main as bench_main
+    args = ["--subscribers", str(n)] + (["--json", str(json_file)] if json_file else [])
+    sys.exit(bench_main(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
