@@ -201,12 +201,12 @@ class ApnsChannel(Channel):
             aps["sound"] = {"critical": 1, "name": "default", "volume": 1.0}
         elif notice.severity in ("Extreme", "Severe"):
             aps["interruption-level"] = "time-sensitive"
-        extra = {"alert_id": str(notice.alert_id), "identifier": notice.identifier,
-                 "severity": notice.severity, "msgType": notice.msg_type, **notice.data}
+        extra = {**notice.data, "alert_id": str(notice.alert_id), "identifier": notice.identifier,
+                 "severity": notice.severity, "msgType": notice.msg_type}
 
         def encoded(body: str) -> bytes:
             aps["alert"]["body"] = body
-            return json.dumps({"aps": aps, **extra}, ensure_ascii=False, separators=(",", ":")).encode()
+            return json.dumps({**extra, "aps": aps}, ensure_ascii=False, separators=(",", ":")).encode()
 
         payload, _ = fit_body(encoded, notice.body, self.max_body_bytes)
         return payload

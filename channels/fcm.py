@@ -212,9 +212,9 @@ class FcmChannel(Channel):
 
     def build_message(self, notice: Notice, ttl_s: int) -> dict[str, Any]:
         """The message without its token (added per recipient)."""
-        data = {"alert_id": str(notice.alert_id), "identifier": notice.identifier,
-                "severity": notice.severity, "msgType": notice.msg_type}
-        data.update({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in notice.data.items()})
+        data = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in notice.data.items()}
+        data.update({"alert_id": str(notice.alert_id), "identifier": notice.identifier,
+                     "severity": notice.severity, "msgType": notice.msg_type})
 
         def message(body: str) -> dict[str, Any]:
             return {

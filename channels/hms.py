@@ -196,8 +196,8 @@ class HmsChannel(Channel):
 
     def build_message(self, notice: Notice, tokens: Sequence[str], ttl_s: int) -> dict[str, Any]:
         data = json.dumps(
-            {"alert_id": str(notice.alert_id), "identifier": notice.identifier,
-             "severity": notice.severity, "msgType": notice.msg_type, **notice.data},
+            {**notice.data, "alert_id": str(notice.alert_id), "identifier": notice.identifier,
+             "severity": notice.severity, "msgType": notice.msg_type},
             ensure_ascii=False, separators=(",", ":"),
         )
 

@@ -240,6 +240,8 @@ class SmppChannel(Channel):
         self._closing = False
         self._part_ids: OrderedDict[str, str] = OrderedDict()
         self._callbacks: set[asyncio.Task] = set()
+        self._parked: list[Receipt] = []
+        self._park_timer: asyncio.TimerHandle | None = None
         self._src_ton, self._src_npi = _address_type(self.settings.source_addr)
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -333,6 +335,7 @@ class SmppChannel(Channel):
                     hook = self._on_response.pop(pdu.sequence, None)
                     if hook is not None:
                         hook(pdu)
+                        self._release_parked()
                     fut = self._pending.pop(pdu.sequence, None)
                     if fut is not None and not fut.done():
                         fut.set_result(pdu)
@@ -356,6 +359,7 @@ class SmppChannel(Channel):
             self._writer = None
             pending, self._pending = self._pending, {}
             self._on_response.clear()
+            self._release_parked(force=True)
             for fut in pending.values():
                 if not fut.done():
                     fut.set_exception(ConnectionError("SMPP connection dropped"))
@@ -391,7 +395,8 @@ class SmppChannel(Channel):
             return await asyncio.wait_for(fut, timeout_s)
         finally:
             self._pending.pop(pdu.sequence, None)
-            self._on_response.pop(pdu.sequence, None)
+            if self._on_response.pop(pdu.sequence, None) is not None:
+                self._release_parked()  # this part timed out: parked receipts need not wait for it
 
     # --- receipts ------------------------------------------------------------------------------
 
@@ -403,11 +408,38 @@ class SmppChannel(Channel):
             return
         if receipt is None or self.on_receipt is None:
             return
+        if receipt.provider_id not in self._part_ids and self._on_response:
+            # An SMSC may send a part's receipt before its submit_sm_resp: hold unknown ids until
+            # the later parts in flight have their answers (or the response timeout passes).
+            self._parked.append(receipt)
+            if self._park_timer is None:
+                self._park_timer = asyncio.get_running_loop().call_later(
+                    self.settings.response_timeout_s, self._release_parked, True)
+            return
+        self._emit(receipt)
+
+    def _release_parked(self, force: bool = False) -> None:
+        if not self._parked:
+            return
+        if force or not self._on_response:
+            parked, self._parked = self._parked, []
+        else:
+            parked = [r for r in self._parked if r.provider_id in self._part_ids]
+            self._parked = [r for r in self._parked if r.provider_id not in self._part_ids]
+        if not self._parked and self._park_timer is not None:
+            self._park_timer.cancel()
+            self._park_timer = None
+        for receipt in parked:
+            self._emit(receipt)
+
+    def _emit(self, receipt: Receipt) -> None:
+        """Fold a later part's receipt onto its message, then hand it to on_receipt."""
         first = self._part_ids.get(receipt.provider_id)
         if first is not None:
             if receipt.status is ReceiptStatus.DELIVERED:
                 return
             receipt.provider_id = first
+        assert self.on_receipt is not None
         try:
             outcome = self.on_receipt(receipt)
             if inspect.isawaitable(outcome):

@@ -258,8 +258,8 @@ class WebPushChannel(Channel):
 
     def build_payload(self, notice: Notice) -> bytes:
         """The plaintext every subscriber's service worker receives (before encryption)."""
-        data = {"alert_id": str(notice.alert_id), "identifier": notice.identifier,
-                "severity": notice.severity, "msgType": notice.msg_type, **notice.data}
+        data = {**notice.data, "alert_id": str(notice.alert_id), "identifier": notice.identifier,
+                "severity": notice.severity, "msgType": notice.msg_type}
 
         def encoded(body: str) -> bytes:
             return json.dumps({"title": notice.title, "body": body, "lang": notice.lang, "data": data},

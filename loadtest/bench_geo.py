@@ -76,6 +76,16 @@ async def _seed(client, lat: np.ndarray, lon: np.ndarray, shard_size: int, resol
     return shards
 
 
+async def _settle(client, timeout_s: float = 30.0) -> None:
+    """Let an AOF rewrite triggered by the seeding finish, so it does not compete for CPU."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = await client.info("persistence")
+        if not state.get("aof_rewrite_in_progress") and not state.get("aof_rewrite_scheduled"):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def _cleanup(client, shards: int) -> None:
     for shard in range(shards):
         batch = [k async for k in client.scan_iter(match=keys.geo_cell(shard, "*"), count=10_000)]
@@ -108,7 +118,7 @@ async def run(
         t0 = time.perf_counter()
         shards = await _seed(client, lat, lon, shard_size, resolutions)
         seed_s = time.perf_counter() - t0
-        await asyncio.sleep(0.2)
+        await _settle(client)
         after = (await client.info("memory"))["used_memory"]
 
         t0 = time.perf_counter()

@@ -161,6 +161,9 @@ class ApnsSimulator(SimulatorState):
         self.ca_file = ""
         self.host = "127.0.0.1"
         self.port = 0
+        #: Device requests being handled now, and the most seen at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_H2Server] = set()
         self._tmpdir: tempfile.TemporaryDirectory | None = None
@@ -280,6 +283,15 @@ class ApnsSimulator(SimulatorState):
             status, payload = control
             return status, {"content-type": "application/json"}, json.dumps(payload).encode()
 
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._device_request(method, path, headers, body)
+        finally:
+            self.in_flight -= 1
+
+    async def _device_request(self, method: str, path: str, headers: dict[str, str],
+                              body: bytes) -> tuple[int, dict, bytes] | None:
         delay = self.faults.latency()
         if delay:
             await asyncio.sleep(delay)

@@ -124,7 +124,10 @@ async def test_long_message_parts_as_seen_by_smpp34():
     assert len(smsc.submits) == 3
     refs = set()
     body = b""
-    for i, ev in enumerate(smsc.submits, start=1):
+    # part 1 goes first; parts 2 and 3 go together and may arrive in either order
+    assert smsc.submits[0].short_message[5] == 1
+    by_seq = sorted(smsc.submits, key=lambda ev: ev.short_message[5])
+    for i, ev in enumerate(by_seq, start=1):
         assert ev.esm_class & 0x40 and ev.data_coding == 0x08
         udh = ev.short_message[:6]
         assert udh[:3] == b"\x05\x00\x03" and udh[4:] == bytes((3, i))

@@ -1,6 +1,8 @@
 """An API server on loopback with the in-process pool, against the test Redis."""
 from __future__ import annotations
 
+import contextlib
+
 import aiohttp
 import pytest
 
@@ -46,9 +48,10 @@ def settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path, workers=2, shard_size=32_768)
 
 
-@pytest.fixture
-async def api(store, redis_sync, settings):
-    runner, url, app = await start_server(settings, store, port=0)
+@contextlib.asynccontextmanager
+async def open_api(store, settings, **kw):
+    """The API on a free loopback port with keys for each role."""
+    runner, url, app = await start_server(settings, store, port=0, **kw)
     from dispatcher.api import context as ctx
     ks: KeyStore = app[ctx.KEYS]
     keys = {
@@ -57,6 +60,14 @@ async def api(store, redis_sync, settings):
         "issuer": await ks.create("bjmb", "issuer", ["11"]),
         "chaoyang": await ks.create("chaoyang-emergency", "issuer", ["110105"]),
     }
-    async with aiohttp.ClientSession() as session:
-        yield Api(url, session, app, keys)
-    await runner.cleanup()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Api(url, session, app, keys)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def api(store, redis_sync, settings):
+    async with open_api(store, settings) as a:
+        yield a
