@@ -9,10 +9,15 @@ import re
 from typing import Any
 
 import phonenumbers
+from cryptography.hazmat.primitives.asymmetric import ec
 
-_HMS = re.compile(r"^[A-Za-z0-9_.:\-=+/]{32,512}$")
-_FCM = re.compile(r"^[A-Za-z0-9_:\-]{100,4096}$")
-_APNS = re.compile(r"^[0-9a-fA-F]{64,200}$")
+# \Z, not $: "$" also matches before a trailing newline, which a provider would refuse.
+_HMS = re.compile(r"^[A-Za-z0-9_.:\-=+/]{32,512}\Z")
+_FCM = re.compile(r"^[A-Za-z0-9_:\-]{100,4096}\Z")
+_APNS = re.compile(r"^[0-9a-fA-F]{64,200}\Z")
+_URL = re.compile(r"^https?://[^\s]+\Z")
+#: Number types that can receive a text message (Chinese landlines cannot).
+_SMS_CAPABLE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def phone(value: Any) -> str:
@@ -25,6 +30,8 @@ def phone(value: Any) -> str:
         raise ValueError(f"is not a phone number ({exc._msg})") from None
     if not phonenumbers.is_valid_number(num):
         raise ValueError("is not a valid phone number")
+    if phonenumbers.number_type(num) not in _SMS_CAPABLE:
+        raise ValueError("is not a mobile number (text messages cannot reach it)")
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -51,7 +58,7 @@ def webpush(value: Any) -> str:
         raise ValueError("must be a Web Push subscription object")
     endpoint = value.get("endpoint")
     keys = value.get("keys") or {}
-    if not isinstance(endpoint, str) or not re.match(r"^https?://[^\s]+$", endpoint):
+    if not isinstance(endpoint, str) or not _URL.match(endpoint):
         raise ValueError("endpoint must be an http(s) URL")
     try:
         p256dh, auth = _b64url(keys["p256dh"]), _b64url(keys["auth"])
@@ -59,6 +66,10 @@ def webpush(value: Any) -> str:
         raise ValueError("keys.p256dh and keys.auth must be base64url strings") from None
     if len(p256dh) != 65 or p256dh[0] != 4:
         raise ValueError("keys.p256dh must be an uncompressed P-256 public key (65 bytes)")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), p256dh)
+    except ValueError:
+        raise ValueError("keys.p256dh is not a point on P-256") from None
     if len(auth) != 16:
         raise ValueError("keys.auth must be 16 bytes")
     return json.dumps({"endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}},

@@ -5,6 +5,7 @@
      ├── Forbidden          403 known caller, not allowed this (reason says why)
      ├── NotFound           404
      ├── Conflict           409 e.g. same (sender, identifier, sent) with other content
+     ├── TooLarge           413 body over the limit
      ├── Rejected           422 valid CAP that cannot be accepted (expired, unknown references, …)
      └── BadRequest         400 a client mistake with a field path
 """
@@ -34,6 +35,10 @@ class NotFound(WarncastError):
 
 class Conflict(WarncastError):
     status = 409
+
+
+class TooLarge(WarncastError):
+    status = 413
 
 
 class Rejected(WarncastError):

@@ -41,13 +41,21 @@ class ImportReport:
 
 
 def detect_format(name: str, content_type: str = "") -> str:
-    if name.endswith(".csv") or "csv" in content_type:
+    if name.lower().endswith(".csv") or "csv" in content_type:
         return "csv"
     return "ndjson"
 
 
 def _list(cell: str) -> list[str]:
     return [x.strip() for x in cell.split(";") if x.strip()]
+
+
+def _number(cell: str) -> float | str:
+    """The cell as a number, or as the text it is (which validation then names as wrong)."""
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
 
 
 def _csv_row(row: dict[str, str]) -> dict:
@@ -61,10 +69,8 @@ def _csv_row(row: dict[str, str]) -> dict:
         data["channels"] = _list(row["channels"])
     lat, lon = (row.get("location_lat") or "").strip(), (row.get("location_lon") or "").strip()
     if lat or lon:
-        try:
-            data["location"] = {"lat": float(lat), "lon": float(lon)}
-        except ValueError:
-            data["location"] = {"lat": lat, "lon": lon}
+        # each coordinate on its own, so only the bad one is reported
+        data["location"] = {"lat": _number(lat), "lon": _number(lon)}
     prefs: dict = {}
     if row.get("categories"):
         prefs["categories"] = _list(row["categories"])
@@ -86,10 +92,13 @@ def rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict | ValidationError]]:
     text = data.decode("utf-8-sig", errors="strict")
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        unknown = [c for c in (reader.fieldnames or []) if c not in CSV_COLUMNS]
-        if not reader.fieldnames or "regions" not in reader.fieldnames or unknown:
-            yield 1, ValidationError([("header", f"needs a regions column; unknown columns: {unknown}; "
-                                                 f"allowed: {', '.join(CSV_COLUMNS)}")])
+        header = reader.fieldnames or []
+        problems = [("header", f"unknown column {c!r} (allowed: {', '.join(CSV_COLUMNS)})")
+                    for c in header if c not in CSV_COLUMNS]
+        if "regions" not in header:
+            problems.insert(0, ("header", "needs a regions column"))
+        if problems:
+            yield 1, ValidationError(problems)
             return
         for row in reader:
             if None in row:
@@ -97,7 +106,10 @@ def rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict | ValidationError]]:
             else:
                 yield reader.line_num, _csv_row(row)
         return
-    for n, line in enumerate(text.splitlines(), start=1):
+    # split on newlines only: str.splitlines also breaks at U+2028, form feed and others,
+    # which may sit inside a JSON string and would shift every line number after them
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -119,8 +131,9 @@ async def import_bytes(store: SubscriberStore, data: bytes, fmt: str,
                 validate(row)
             except ValidationError as exc:
                 report.errors.extend((line, f, m) for f, m in exc.errors)
-    except UnicodeDecodeError:
-        report.errors.append((0, "file", "is not UTF-8 text"))
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        report.errors.append((line, "file", f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"))
     if report.errors:
         return report
     batch = []

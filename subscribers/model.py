@@ -1,7 +1,6 @@
 """A subscriber as the API sees it, and the validation of every field a client may send."""
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +15,14 @@ SEVERITIES = ("Minor", "Moderate", "Severe", "Extreme")
 #: minsev column value per minimum severity: the alert's rank must reach it.
 MIN_SEVERITY_CELL = {"Unknown": 0, "Minor": 0, "Moderate": 2, "Severe": 3, "Extreme": 4}
 COHORTS = ("test", "exercise")
+#: Channels a subscriber registers an endpoint for (in-app needs none).
+ENDPOINT_CHANNELS = tuple(c for c in SUBSCRIBER_CHANNELS if c != "inapp")
 FIELDS = {"regions", "location", "language", "channels", "endpoints", "preferences", "cohorts"}
-_CODE = re.compile(r"^\d+$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "22:00\n" through.
+_CODE = re.compile(r"^[0-9]+\Z")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
+_OFFSET = re.compile(r"^([+-])(0[0-9]|1[0-4]):([0-5][0-9])\Z")
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 
 
 @dataclass
@@ -161,8 +163,8 @@ def validate(data: Any, base: Subscriber | None = None) -> Subscriber:
             errors.append(("endpoints", "must be an object of channel → endpoint"))
         else:
             for ch, value in eps.items():
-                if ch not in endpoint_checks.VALIDATORS:
-                    errors.append((f"endpoints.{ch}", f"unknown channel (allowed: {', '.join(sorted(endpoint_checks.VALIDATORS))})"))
+                if ch not in ENDPOINT_CHANNELS:
+                    errors.append((f"endpoints.{ch}", f"unknown channel (allowed: {', '.join(ENDPOINT_CHANNELS)})"))
                 elif value is None:
                     s.endpoints.pop(ch, None)
                 else:
@@ -173,7 +175,8 @@ def validate(data: Any, base: Subscriber | None = None) -> Subscriber:
     if "channels" in data:
         s.channels = _channels(data["channels"], errors)
     elif base is None:
-        s.channels = [c for c in SUBSCRIBER_CHANNELS if c in s.endpoints and c != "inapp"] + ["inapp"]
+        # in-app must stay in the chain, which holds at most MAX_CHAIN channels
+        s.channels = [c for c in ENDPOINT_CHANNELS if c in s.endpoints][:C.MAX_CHAIN - 1] + ["inapp"]
     for ch in s.channels:
         if ch != "inapp" and ch not in s.endpoints and not any(f.startswith("endpoints.") for f, _ in errors):
             errors.append(("channels", f"channel {ch} needs endpoints.{ch}"))
@@ -214,7 +217,8 @@ def _location(value: Any, errors: list) -> tuple[float, float] | None:
     out = []
     for key, limit in (("lat", 90), ("lon", 180)):
         v = value.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > limit:
+        # the range comparison also rejects NaN and ±inf, and unlike math.isfinite cannot overflow on a huge int
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not -limit <= v <= limit:
             errors.append((f"location.{key}", f"must be a number between -{limit} and {limit}"))
         else:
             out.append(float(v))
@@ -249,7 +253,7 @@ def _preferences(value: Any, s: Subscriber, errors: list) -> None:
         cats = value["categories"]
         if cats is None:
             s.categories = None
-        elif not isinstance(cats, list) or any(c not in C.CATEGORY_BIT for c in cats):
+        elif not isinstance(cats, list) or not all(isinstance(c, str) and c in C.CATEGORY_BIT for c in cats):
             errors.append(("preferences.categories", f"must be null (all) or a list of {', '.join(C.CATEGORIES)}"))
         else:
             s.categories = [c for c in C.CATEGORIES if c in cats]

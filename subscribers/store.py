@@ -80,8 +80,9 @@ class SubscriberStore:
         pipe.hdel(keys.records(shard), off)
         for col in C.ALL:
             pipe.setrange(keys.column(shard, col.name), off * col.width, b"\0" * col.width)
-        for ch in current.endpoints:
-            pipe.hdel(keys.endpoints(shard, ch), off)
+        for ch in C.CHANNEL_IDS:     # every endpoint hash, including any the record does not list
+            if ch != "inapp":
+                pipe.hdel(keys.endpoints(shard, ch), off)
         if current.location:
             geo.remove_location(pipe, shard, off, *current.location)
         await pipe.execute()
@@ -99,7 +100,7 @@ class SubscriberStore:
     async def authenticate(self, token: str) -> int | None:
         """The subscriber id a token belongs to, or None."""
         sid_text, _, secret = token.partition(".")
-        if not sid_text.isdigit() or not secret:
+        if not (sid_text.isascii() and sid_text.isdigit()) or not secret:   # str.isdigit also takes "²"
             return None
         sid = int(sid_text)
         shard, off = self.locate(sid)

@@ -7,7 +7,7 @@ import orjson
 from aiohttp import web
 
 from ..auth import Caller, unauthorized
-from ..errors import BadRequest, WarncastError
+from ..errors import BadRequest, TooLarge, WarncastError
 from . import context as ctx
 
 log = logging.getLogger("dispatcher.api")
@@ -27,8 +27,9 @@ async def errors_middleware(request: web.Request, handler):
         return await handler(request)
     except WarncastError as exc:
         return json_response(error_body(exc.message, exc.errors), status=exc.status)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return json_response(error_body(f"request body too large (limit {exc.max_size} bytes)"), status=413)
+    except web.HTTPRequestEntityTooLarge:
+        return json_response(error_body("request body too large", [{"path": "body", "message": "over the limit"}]),
+                             status=413)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             return json_response(error_body(exc.reason), status=exc.status)
@@ -59,10 +60,23 @@ async def caller(request: web.Request, subscriber_ok: bool = False) -> Caller:
 
 
 
-async def read_json(request: web.Request, limit: int | None = None):
-    body = await request.read()
-    if limit is not None and len(body) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+async def read_limited(request: web.Request, limit: int, path: str = "body") -> bytes:
+    """The request body, or 413 as soon as it grows past ``limit`` bytes."""
+    too_large = TooLarge(f"request body is larger than {limit} bytes",
+                         [{"path": path, "message": f"the limit is {limit} bytes"}])
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, limit: int = 1 << 20):
+    body = await read_limited(request, limit)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -18,7 +18,7 @@ from ..delivery import State, states
 from ..errors import BadRequest, Forbidden, NotFound, Rejected
 from ..stats import alert_stats
 from . import context as ctx
-from .common import caller, int_param, json_response, path_id
+from .common import caller, int_param, json_response, path_id, read_limited
 
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml", "application/json")
 
@@ -42,7 +42,7 @@ async def publish(request: web.Request) -> web.Response:
     who = await caller(request)
     who.require("issuer", "admin")
     settings = request.app[ctx.SETTINGS]
-    body = await request.content.read(settings.max_body_bytes + 1)
+    body = await read_limited(request, settings.max_body_bytes, path="alert")
     try:
         alert = cap.parse(body, request.headers.get("Content-Type", ""), settings.max_body_bytes)
     except cap.CapError as exc:

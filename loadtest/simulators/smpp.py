@@ -88,6 +88,8 @@ class SmppSimulator:
         self.enquire_links_received = 0
         #: Set False to leave enquire_link unanswered (a hung SMSC whose TCP connection stays up).
         self.answer_enquire_link = True
+        #: Set True to send each receipt at once, ahead of its submit_sm_resp (a race real SMSCs show).
+        self.receipts_before_responses = False
         self.receipts_sent = 0
         self.receipts_acked = 0
         self._ids = itertools.count(1)
@@ -250,7 +252,10 @@ class SmppSimulator:
             message_id = f"{next(self._ids):08X}"
             self._accept_part(pdu, message_id)
             if pdu["registered_delivery"] & 0x03:
-                self._schedule_receipt(sess, pdu, message_id)
+                if self.receipts_before_responses:
+                    self._send_receipt(sess, self._make_receipt(sess, pdu, message_id, 0.0))
+                else:
+                    self._schedule_receipt(sess, pdu, message_id)
             if f.chance(f.accept_then_stall_rate):
                 await asyncio.sleep(f.stall_s)
             answer(Status.ESME_ROK, message_id)
@@ -284,17 +289,19 @@ class SmppSimulator:
 
     # --- receipts ------------------------------------------------------------------------------
 
+    def _make_receipt(self, sess: _Session, pdu: Pdu, message_id: str, due: float) -> _Receipt:
+        failed = self.faults.chance(self.faults.receipt_failed_rate)
+        state, err = (MessageState.UNDELIVERABLE, "001") if failed else (MessageState.DELIVERED, "000")
+        submit_date = time.strftime("%y%m%d%H%M", time.gmtime())
+        return _Receipt(due, message_id, pdu["destination_addr"], pdu["source_addr"], state, err, submit_date, sess)
+
     def _schedule_receipt(self, sess: _Session, pdu: Pdu, message_id: str) -> None:
         f = self.faults
         lo, hi = f.receipt_delay_s
         due = time.monotonic() + (lo if hi <= lo else f.rng.uniform(lo, hi))
-        failed = f.chance(f.receipt_failed_rate)
-        state, err = (MessageState.UNDELIVERABLE, "001") if failed else (MessageState.DELIVERED, "000")
-        submit_date = time.strftime("%y%m%d%H%M", time.gmtime())
+        receipt = self._make_receipt(sess, pdu, message_id, due)
         copies = 2 if f.chance(f.receipt_duplicate_rate) else 1
-        for _ in range(copies):
-            self._receipts.append(_Receipt(due, message_id, pdu["destination_addr"], pdu["source_addr"],
-                                           state, err, submit_date, sess))
+        self._receipts.extend(receipt for _ in range(copies))
         self._wake.set()
 
     def _receiver_for(self, r: _Receipt) -> _Session | None:

@@ -218,6 +218,16 @@ async def test_receipts_of_later_parts_fold_onto_the_first(sim):
     assert sorted(r.provider_id for r in delivered) == sorted(r.provider_id for r in results)
 
 
+async def test_receipts_ahead_of_their_submit_responses_still_fold(sim):
+    sim.receipts_before_responses = True
+    async with Harness(sim) as ch:
+        results = await ch.send(notice("暴雨。" * 50), numbers(5))     # 3 parts each
+        await sim.drain_receipts()
+        await asyncio.sleep(0.05)
+    assert all(r.ok for r in results) and sim.receipts_sent == 15
+    assert sorted(r.provider_id for r in ch.receipts) == sorted(r.provider_id for r in results)
+
+
 async def test_async_receipt_callback(sim):
     got: list[Receipt] = []
 
