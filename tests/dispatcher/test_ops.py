@@ -1,0 +1,63 @@
+"""Operator and public endpoints."""
+from xml.etree import ElementTree as ET
+
+from tests.factories import cap_json
+
+
+async def test_feed_lists_active_public_alerts_with_links_to_cap(api):
+    _, public = await api.publish(cap_json())
+    _, restricted = await api.publish(cap_json(scope="Restricted"))
+    status, body = await api.call("GET", "/cap/feed.atom", None)
+    assert status == 200
+    root = ET.fromstring(body)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    links = [e.find("a:link", ns).get("href") for e in root.findall("a:entry", ns)]
+    assert len(links) == 1 and links[0].endswith(f"/cap/alerts/{public['id']}.xml")
+    status, xml = await api.call("GET", links[0].split(api.url)[-1] if api.url in links[0] else
+                                 f"/cap/alerts/{public['id']}.xml", None)
+    assert status == 200 and public["identifier"].encode() in xml
+    status, _ = await api.call("GET", f"/cap/alerts/{restricted['id']}.xml", None)
+    assert status == 404
+
+
+async def test_alert_xml_round_trips(api):
+    _, alert = await api.publish(cap_json())
+    status, xml = await api.call("GET", f"/api/v1/alerts/{alert['id']}.xml", "issuer")
+    assert status == 200
+    from dispatcher import cap
+    assert cap.parse_xml(xml).identifier == alert["identifier"]
+
+
+async def test_metrics_and_stats_count_deliveries(api):
+    await api.register(regions=["110105"])
+    await api.register(regions=["110105"])
+    await api.publish(cap_json(codes=["110105"]))
+    await api.drain()
+    status, text = await api.call("GET", "/metrics", "operator")
+    assert status == 200
+    assert b'warncast_transitions_total{channel="inapp",state="sent"} 2.0' in text
+    assert b"warncast_subscribers 2.0" in text
+    _, stats = await api.call("GET", "/api/v1/stats", "operator")
+    assert stats["subscribers"] == 2 and stats["totals"]["inapp"]["sent"] == 2
+
+
+async def test_health_dashboard_openapi_are_served(api):
+    assert (await api.call("GET", "/healthz", None))[0] == 200
+    status, ready = await api.call("GET", "/readyz", None)
+    assert status == 200 and ready["redis"] == "ok"
+    status, page = await api.call("GET", "/ops", None)
+    assert status == 200 and b"/api/v1/stats" in page and b"Operator key" in page
+    status, doc = await api.call("GET", "/api/v1/openapi.json", None)
+    assert status == 200 and doc["openapi"].startswith("3.")
+    routes = {r.resource.canonical for r in api.app.router.routes()}
+    for path in doc["paths"]:
+        assert path.replace("{id}.xml", "{id}.xml") in routes or path.startswith("/callbacks"), path
+
+
+async def test_alert_events_stream_progress_until_done(api):
+    await api.register(regions=["110105"])
+    _, alert = await api.publish(cap_json(codes=["110105"]))
+    async with api.session.get(f"{api.url}/api/v1/alerts/{alert['id']}/events",
+                               headers=api.headers("issuer")) as resp:
+        text = (await resp.read()).decode()
+    assert "event: progress" in text and text.rstrip().endswith('data: {"lifecycle":"done"}')
