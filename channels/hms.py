@@ -135,7 +135,8 @@ class HmsChannel(Channel):
     max_rate_per_s: ClassVar[int] = 50_000
     #: Batch requests in flight at once.
     max_in_flight: ClassVar[int] = 16
-    has_receipts: ClassVar[bool] = True
+    #: Push Kit can post receipts, but nothing parses them yet.
+    has_receipts: ClassVar[bool] = False
     receipt_timeout_s: ClassVar[float] = 60.0
 
     def __init__(self, settings: HmsSettings) -> None:

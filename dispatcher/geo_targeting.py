@@ -8,9 +8,9 @@ with H3 cells at each indexed resolution (``subscribers.geo.RESOLUTIONS``) and s
   stored coordinates are checked exactly;
 * outside cells — dropped.
 
-``resolve_shard`` then costs one pipelined round trip per shard: SUNION of the interior
-cells, SUNION of the boundary cells and, when there are boundary cells, a GET of the
-shard's coordinate column.
+``resolve_shard`` then costs one pipelined round trip per shard: SUNIONs of the interior
+cells, SUNIONs of the boundary cells (``_CELLS_PER_SUNION`` keys each) and, when there are
+boundary cells, a GET of the shard's coordinate column.
 
 Semantics of "inside" (the exact check, which decides every boundary case):
 

@@ -39,9 +39,10 @@ offsets, which every choice must do, while the extra boundary candidates of a co
 are cheap to check (one GET of the column, vectorised point-in-polygon). A second, finer
 level is supported (``resolutions=(5, 7)``) for deployments where the measurement differs.
 
-A per-shard column of coordinates (8 B/subscriber) beats a hash offset → packed pair
-(~70-80 B/entry once a shard's hash outgrows the listpack encoding) by an order of magnitude,
-and one GET of the column is cheaper than thousands of GETRANGEs or an HMGET.
+Coordinates as a column (8 bytes an offset, 256 KB a full shard) against a hash offset →
+packed pair, measured on the embedded server with a full shard and 3,000 boundary offsets:
+the hash costs 79 bytes an entry; reading it is HMGET 2.0 ms, against 0.24 ms for one GET of
+the whole column and 20 ms for 3,000 pipelined GETRANGEs of it.
 """
 from __future__ import annotations
 
