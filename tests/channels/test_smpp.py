@@ -290,17 +290,17 @@ async def test_enquire_link_both_ways(sim):
 
 
 async def test_unanswered_enquire_link_forces_a_reconnect(sim):
-    async with Harness(sim, enquire_link_s=0.05, response_timeout_s=0.1) as ch:
+    async with Harness(sim, enquire_link_s=0.05, response_timeout_s=0.2) as ch:
         sim.answer_enquire_link = False
-        for _ in range(100):
-            if sim.binds >= 2:
+        for _ in range(200):
+            if ch.binds >= 2 and ch.bound:
                 break
             await asyncio.sleep(0.02)
         assert ch.binds >= 2 and sim.binds >= 2        # the hung session was dropped and a new one bound
         sim.answer_enquire_link = True
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.5)
         binds = ch.binds
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.4)
         assert ch.binds == binds and ch.bound          # healthy again: no more reconnects
 
 
