@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.smpp_pdu import (
     INTERFACE_VERSION, Cmd, DataCoding, EsmClass, MessageState, Pdu, PduError, Status, Tag,
-    STAT_TO_STATE, c_string, parse_receipt_text, read_pdu, u16, udh_concat,
+    STAT_TO_STATE, parse_receipt_text, read_pdu, u16, udh_concat,
 )
 from channels.sms_text import gsm7_encode, is_gsm7, split_parts
 

@@ -210,6 +210,17 @@ def keys_create(name: str, role: str, scopes: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--only", multiple=True, help="Start only these simulators (hms, fcm, apns, webpush, sms, smpp).")
+def simulate(only: tuple[str, ...]) -> None:
+    """Run the provider simulators on loopback and print the settings that point warncast at them."""
+    from loadtest.simulators.run import ALL, serve_forever
+    try:
+        _run(serve_forever(tuple(only) or ALL))
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
 @click.option("--subscribers", "n", type=int, default=200_000, show_default=True)
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def bench(n: int, json_file: Path | None) -> None:

@@ -2,13 +2,18 @@
 
 Embedded Redis under var/demo (wiped at start), the API with in-process fan-out,
 N synthetic subscribers over Beijing's 16 districts, simulated phones that hold
-the in-app stream open and acknowledge through the API, the bundled Beijing
+the in-app stream open and acknowledge through the API, the HMS push and SMS
+gateway simulators (most subscribers on batch push, some SMS, some in-app only;
+the SMS gateway posts signed delivery reports back), the bundled Beijing
 rainstorm red warning published through the API, a live progress bar, and a
 report of what every channel did.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import socket
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +23,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from loadtest.simulators.run import SimulatorSet
 from subscribers import regions, synth
 from subscribers.store import SubscriberStore
 
@@ -72,14 +78,24 @@ class Device:
                     event = {}
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 async def run_demo(n: int = 200_000, devices: int = 40) -> int:
-    settings = Settings.from_env()
     started = time.perf_counter()
+    sims = await SimulatorSet(("hms", "sms")).start({"hms": 0, "sms": 0})
+    port = free_port()
+    os.environ.update(sims.env())
+    os.environ["WARNCAST_SMS_CALLBACK_URL"] = f"http://127.0.0.1:{port}/callbacks/sms"
+    settings = dataclasses.replace(Settings.from_env(), channels=("hms", "sms"), sms_transport="http")
     store = start_embedded(settings.data_dir / "demo")
     admin = store.sync()
     admin.flushall()
     admin.close()
-    runner, url, app = await start_server(settings, store, port=0)
+    runner, url, app = await start_server(settings, store, port=port)
     redis = store.aio()
     session = aiohttp.ClientSession()
     tasks: list[asyncio.Task] = []
@@ -94,7 +110,7 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
             subs = SubscriberStore(redis, settings.shard_size)
             step = 20_000
             for i in range(0, n, step):
-                await subs.write_many(synth.generate(min(step, n - i), seed=i))
+                await subs.write_many(synth.generate(min(step, n - i), seed=i, mix=synth.CHANNEL_MIX))
                 progress.update(task, completed=min(n, i + step))
 
         phones = []
@@ -123,7 +139,10 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
                       console=console) as progress:
             task = progress.add_task("delivering", total=total)
             while True:
-                _, body = await _get(session, f"{url}/api/v1/alerts/{alert_id}", operator_key)
+                status_, body = await _get(session, f"{url}/api/v1/alerts/{alert_id}", operator_key)
+                if status_ != 200:
+                    console.print(f"[red]reading alert {alert_id} failed: {status_} {body}")
+                    return 1
                 s = body["stats"]
                 progress.update(task, completed=s["totals"]["sent"] + s["totals"]["failed"], total=s["targeted"] or total)
                 if body["lifecycle"] != "sending":
@@ -133,14 +152,18 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(alert_id not in d.received for d in phones):
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)   # let the last acknowledgements land
+        await sims.sims["sms"].drain_receipts()
+        await asyncio.sleep(0.3)   # let the last acknowledgements and delivery reports land
         _, body = await _get(session, f"{url}/api/v1/alerts/{alert_id}", operator_key)
         stats = body["stats"]
         console.print(stats_table(stats, title=f"alert {alert_id} · {body['lifecycle']} · "
                                                f"published to every send in {fanout_s:.2f} s"))
         acked = sum(alert_id in d.received for d in phones)
         console.print(f"{acked}/{devices} simulated phones received it live and acknowledged; "
-                      f"total demo time {time.perf_counter() - started:.1f} s")
+                      f"providers accepted: HMS {len(sims.ledger('hms')):,} "
+                      f"(duplicates {sims.ledger('hms').duplicates()}), SMS {len(sims.ledger('sms')):,} "
+                      f"(duplicates {sims.ledger('sms').duplicates()}); total demo time "
+                      f"{time.perf_counter() - started:.1f} s")
         ok = stats["totals"]["sent"] == stats["targeted"] and acked == devices
         if not ok:
             console.print("[red]not every targeted subscriber was reached")
@@ -152,6 +175,7 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
         await session.close()
         await redis.aclose()
         await runner.cleanup()
+        await sims.stop()
         store.close()
 
 

@@ -314,6 +314,8 @@ class Engine:
         pipe = self.redis.pipeline(transaction=False)
         await self.transitions.queue(pipe, shard, alert_id, State.SENT, accepted, channel_id=cid)
         await self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, over)
+        expired = np.array(sorted(o for o in still_retrying if o not in results), dtype=np.int64)
+        await self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, expired)
         if channel.has_receipts and channel.name != "inapp":
             ttl = int(max(channel.receipt_timeout_s * 10, 3600))
             base = shard * self.size
@@ -321,8 +323,6 @@ class Engine:
                 pid = results[o].provider_id
                 if pid:
                     pipe.set(keys.provider_message(channel.name, pid), f"{alert_id}:{base + o}", ex=ttl)
-        expired = np.array(sorted(o for o in still_retrying if o not in results), dtype=np.int64)
-        await self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, expired)
         moved_sent, moved_over, moved_expired, *_ = await pipe.execute()
         n_sent, n_over = len(moved_sent) // 2, len(moved_over) // 2
         latency_ms = (self.clock() - rec.accepted_at) * 1000

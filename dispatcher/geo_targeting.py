@@ -188,7 +188,7 @@ def _classify(cells: list[str], resolution: int, inner, outer, circles: np.ndarr
         for clat, clon, radius in circles:
             farthest = np.maximum.reduceat(haversine_km(clat, clon, vertices[:, 0], vertices[:, 1]), starts)
             interior |= farthest <= radius - margin
-            touching |= haversine_km(clat, clon, centres[:, 0], centres[:, 1]) <= radius
+            touching |= haversine_km(clat, clon, centres[:, 0], centres[:, 1]) <= radius + cell_radius + margin
     return interior, ~touching & ~interior, hexagons
 
 

@@ -31,9 +31,9 @@ class LocalPool:
         self._active = 0
         engine.submit = self.submit
 
-    def submit(self, alert_id: int, shard: int, lane: str) -> None:
+    def submit(self, alert_id: int, shard: int, lane: str, attempt: int = 0) -> None:
         self.idle.clear()
-        self.queue.put_nowait((LANES.index(lane), next(self._seq), alert_id, shard))
+        self.queue.put_nowait((LANES.index(lane), next(self._seq), alert_id, shard, attempt))
 
     def plan(self, alert_id: int) -> asyncio.Task:
         """Plan an alert in the background (the API answers 202 before the plan completes)."""
@@ -72,18 +72,31 @@ class LocalPool:
 
     async def _work(self) -> None:
         while True:
-            _, _, alert_id, shard = await self.queue.get()
+            lane, _, alert_id, shard, attempt = await self.queue.get()
             self._active += 1
             try:
                 await self.engine.run_shard(alert_id, shard)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("shard job (alert %s, shard %s) failed; it stays pending", alert_id, shard)
+                delay = min(30.0, 0.5 * 2 ** attempt)
+                log.exception("shard job (alert %s, shard %s) failed; running it again in %.1f s",
+                              alert_id, shard, delay)
+                self._retry_later(delay, alert_id, shard, LANES[lane], attempt + 1)
             finally:
                 self._active -= 1
                 self.queue.task_done()
                 self._check_idle()
+
+    def _retry_later(self, delay: float, alert_id: int, shard: int, lane: str, attempt: int) -> None:
+        async def later() -> None:
+            try:
+                await asyncio.sleep(delay)
+                self.submit(alert_id, shard, lane, attempt)
+            finally:
+                self._plans.discard(asyncio.current_task())
+        task = asyncio.ensure_future(later())
+        self._plans.add(task)
 
     def _check_idle(self) -> None:
         if self._active == 0 and self.queue.empty() and not self._plans:

@@ -38,6 +38,10 @@ class Settings:
     sms_signature: str = "北京市预警信息发布中心"
     #: Alerts older than this are dropped from inbox listings (seconds).
     inbox_window_s: int = 7 * 86_400
+    #: Provider channels to enable besides in-app (hms, fcm, apns, webpush, sms).
+    channels: tuple[str, ...] = ()
+    #: How SMS goes out: "http" (batched gateway API) or "smpp" (SMPP 3.4 transceiver).
+    sms_transport: str = "http"
     #: Actual alerts of these severities wait for an operator's approval before fan-out.
     approval_severities: tuple[str, ...] = ()
     #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
@@ -61,6 +65,8 @@ class Settings:
             inbox_window_s=int(_env("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400))),
             send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
             approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
+            channels=_list(_env("WARNCAST_CHANNELS", "")),
+            sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
         )
 
     def public(self) -> dict[str, object]:

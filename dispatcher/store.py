@@ -34,9 +34,10 @@ class Store:
     def sync(self, **kw: Any) -> redis.Redis:
         return redis.Redis.from_url(self.url, **kw)
 
-    def aio(self, **kw: Any) -> aioredis.Redis:
-        kw.setdefault("max_connections", 64)
-        return aioredis.Redis.from_url(self.url, **kw)
+    def aio(self, max_connections: int = 64, **kw: Any) -> aioredis.Redis:
+        """An asyncio client whose pool waits for a free connection instead of failing."""
+        pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=max_connections, timeout=60, **kw)
+        return aioredis.Redis(connection_pool=pool)
 
     def close(self) -> None:
         if self.embedded is not None:

@@ -8,9 +8,11 @@ towards the urban core), 30% uniform over the Beijing bounding box. They are wri
 quarter of Beijing used by ``dispatcher/samples/rainstorm_polygon.xml``. Every run checks the
 resolved audience against a brute-force exact test of all N points.
 
-With ``--redis-url`` the server should be a scratch one: the benchmark writes the geo keys of
-shards 0..N/32768 and deletes them afterwards. Without it, an embedded Redis is started in a
-temporary directory.
+With ``--redis-url`` the benchmark works in a scratch database of that server (``--db``,
+15 by default; it must be empty), so a server holding real subscribers in database 0 is left
+alone, and deletes its keys afterwards. Without it, an embedded Redis is started in a
+temporary directory. The bytes per subscriber are the growth of the server's
+``used_memory`` while seeding.
 """
 from __future__ import annotations
 
@@ -101,6 +103,7 @@ async def run(
     resolutions: Sequence[int] = geo.RESOLUTIONS,
     runs: int = 5,
     polygon: Sequence[tuple[float, float]] = QUARTER_POLYGON,
+    db: int = 15,
 ) -> dict:
     """Seed n subscribers, resolve the polygon over every shard ``runs`` times; the numbers."""
     shard_size = Settings().shard_size
@@ -111,8 +114,10 @@ async def run(
     else:
         tmp = tempfile.TemporaryDirectory(prefix="bench-geo-")
         store = start_embedded(Path(tmp.name))
-    client = store.aio()
+    client = store.aio(db=db) if redis_url else store.aio()
     try:
+        if redis_url and await client.dbsize():
+            raise RuntimeError(f"database {db} of {redis_url} is not empty; pick an empty one for the benchmark")
         lat, lon = synthetic_locations(n)
         before = (await client.info("memory"))["used_memory"]
         t0 = time.perf_counter()
@@ -168,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resolutions", default=",".join(map(str, geo.RESOLUTIONS)),
                         help="H3 resolutions to index, coarse to fine (e.g. 6 or 5,7)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", type=int, default=15, help="scratch database on --redis-url")
     args = parser.parse_args(argv)
     resolutions = tuple(int(r) for r in args.resolutions.split(","))
     try:
@@ -175,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
-    result = runner(run(args.subscribers, args.redis_url, resolutions=resolutions, runs=args.runs))
+    result = runner(run(args.subscribers, args.redis_url, resolutions=resolutions, runs=args.runs, db=args.db))
     width = max(map(len, result))
     for name, value in result.items():
         print(f"{name:<{width}}  {value}")

@@ -31,7 +31,6 @@ def generate(n: int, seed: int = 7, mix=INAPP_ONLY, located_share: float = 0.6) 
     jitter = rng.normal(0, 0.05, size=(n, 2))
     mix_draw = rng.random(n)
     bounds = np.cumsum([share for share, _ in mix])
-    phones = rng.integers(10**8, 10**9 - 1, n)
     out: list[Subscriber] = []
     for i in range(n):
         d = districts[pick[i]]
@@ -42,7 +41,7 @@ def generate(n: int, seed: int = 7, mix=INAPP_ONLY, located_share: float = 0.6) 
             if ch == "hms":
                 s.endpoints["hms"] = f"IQAAAACy0{i:012d}hmsToken{seed:04d}AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
             elif ch == "sms":
-                s.endpoints["sms"] = f"+86138{phones[i]:09d}"[:14]
+                s.endpoints["sms"] = f"+86139{(seed + i) % 10**8:08d}"      # unique per subscriber
         if pref[i] < 0.05:
             s.categories = ["Geo", "Safety", "Security", "Rescue", "Fire", "Health"]   # declines Met
         elif pref[i] < 0.10:

@@ -5,17 +5,17 @@ import logging
 
 from aiohttp import web
 
-from channels.inapp import InappChannel
-from channels.webhook import WebhookChannel
+from channels import registry
 
 from ..auth import KeyStore
 from ..fanout import Engine
 from ..pool import LocalPool
+from ..receipts import ReceiptSink
 from ..settings import Settings
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware
-from . import inbox, issuer, ops, subscriber_api
+from . import callbacks, inbox, issuer, ops, subscriber_api
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,10 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
 
     async def resources(app: web.Application):
         redis = store.aio()
-        chans = dict(channels or {})
-        chans.setdefault("inapp", InappChannel(redis))
-        if settings.webhook_urls:
-            chans.setdefault("webhook", WebhookChannel(settings.webhook_urls))
+        sink = ReceiptSink(redis, settings.shard_size)
+        chans = channels if channels is not None else registry.build(
+            settings.channels, redis, sms_transport=settings.sms_transport, webhook_urls=settings.webhook_urls,
+            on_receipt=sink.add)
         for ch in chans.values():
             await ch.open()
         engine = Engine(redis, settings, chans)
@@ -40,7 +40,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
         if pool is None:
             from ..distributed import enqueue_to_rq
             engine.submit = enqueue_to_rq(store)
-        app[ctx.REDIS], app[ctx.ENGINE], app[ctx.POOL] = redis, engine, pool
+        app[ctx.REDIS], app[ctx.ENGINE], app[ctx.POOL], app[ctx.RECEIPTS] = redis, engine, pool, sink
         app[ctx.KEYS] = KeyStore(redis, settings.admin_key)
         app[ctx.HUB] = inbox.StreamHub(redis)
         await app[ctx.HUB].start()
@@ -52,6 +52,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             await pool.stop()
         for ch in chans.values():
             await ch.close()
+        await sink.drain()
         await redis.aclose()
 
     app.cleanup_ctx.append(resources)
@@ -59,4 +60,5 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     subscriber_api.setup(app)
     inbox.setup(app)
     ops.setup(app)
+    callbacks.setup(app)
     return app

@@ -24,7 +24,7 @@ from channels.sms import DEV_API_KEY, DEV_CALLBACK_SECRET, sign_reports
 from loadtest.simulators.base import Faults, Ledger
 
 #: Reports posted per callback request.
-REPORT_BATCH = 100
+REPORT_BATCH = 500
 
 
 @dataclass

@@ -242,8 +242,19 @@ def test_sample_alert_area():
 
 
 async def test_benchmark_run_is_exact_on_a_small_population(store, redis_sync):
-    result = await bench_geo.run(4_000, store.url, runs=1)
+    redis_sync.set("someone-else", "1")
+    scratch = store.sync(db=15)
+    scratch.flushdb()
+    result = await bench_geo.run(4_000 + SHARD_SIZE, store.url, runs=1, db=15)
     assert result["matches_brute_force"] is True
-    assert result["matched"] > 0
+    assert result["shards"] == 2 and result["matched"] > 0
     assert set(result) >= {"polygon_resolve_ms", "matched", "geo_index_bytes_per_subscriber"}
-    assert redis_sync.dbsize() == 0  # cleaned up after itself
+    assert scratch.dbsize() == 0  # cleaned up after itself
+    assert redis_sync.keys() == [b"someone-else"]  # and left database 0 alone
+    scratch.close()
+
+
+async def test_benchmark_refuses_a_busy_database(store, redis_sync):
+    redis_sync.set("someone-else", "1")
+    with pytest.raises(RuntimeError, match="not empty"):
+        await bench_geo.run(100, store.url, runs=1, db=0)
