@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/warncast demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python -m loadtest.bench_fanout

@@ -44,6 +44,10 @@ SEGMENT_OCTETS = 140
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
+#: Number types that can receive a text message (Chinese landlines cannot).
+_SMS_CAPABLE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 class SignatureError(Exception):
     """A delivery-report callback failed verification; answer 401 and ignore its content."""
 
@@ -203,6 +207,8 @@ class SmsChannel(Channel):
         if not phonenumbers.is_valid_number(number):
             raise ValueError("sms endpoint: not a valid phone number for its country "
                              "(use E.164, e.g. +8613912345678)")
+        if phonenumbers.number_type(number) not in _SMS_CAPABLE:
+            raise ValueError("sms endpoint: not a mobile number (text messages cannot reach it)")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:

@@ -157,7 +157,8 @@ async def test_error_messages_say_what_is_wrong(subs):
     ]
     report = await import_bytes(subs, ndjson({"regions": ["110105"], "endpoints": {"sms": "+8613800138"}}), "ndjson")
     assert report.as_dict() == {"imported": 0, "lines": 1, "error_count": 1, "errors": [
-        {"line": 1, "field": "endpoints.sms", "message": "is not a valid phone number"}]}
+        {"line": 1, "field": "endpoints.sms",
+             "message": "sms endpoint: not a valid phone number for its country (use E.164, e.g. +8613912345678)"}]}
 
 
 @pytest.mark.parametrize("data, fmt, line", [

@@ -148,7 +148,9 @@ def test_invalid_location_names_the_coordinate(location, fields):
     ("hms", HMS_TOKEN, HMS_TOKEN),
     ("fcm", FCM_TOKEN, FCM_TOKEN),
     ("apns", APNS_TOKEN, APNS_TOKEN),
-    ("apns", APNS_TOKEN.upper(), APNS_TOKEN.upper()),
+    ("apns", APNS_TOKEN.upper(), APNS_TOKEN.lower()),
+    ("apns", APNS_TOKEN + "\n", APNS_TOKEN.lower()),          # surrounding white space is dropped
+    ("hms", HMS_TOKEN + "\n", HMS_TOKEN),
 ])
 def test_valid_endpoints_are_normalised(channel, value, stored):
     sub = validate({"regions": REGION, "endpoints": {channel: value}})
@@ -157,21 +159,19 @@ def test_valid_endpoints_are_normalised(channel, value, stored):
 
 
 @pytest.mark.parametrize("channel, value, message", [
-    ("sms", "+8613800138", "is not a valid phone number"),
-    ("sms", "12345", "is not a valid phone number"),
-    ("sms", "+86138001380001", "is not a valid phone number"),
-    ("sms", "+861012345678", "is not a mobile number (text messages cannot reach it)"),   # Beijing landline
-    ("sms", "call me maybe", "is not a phone number"),
-    ("sms", "", "must be a phone number in E.164 form"),
-    ("sms", 8613800138000, "must be a phone number in E.164 form"),
-    ("hms", "short", "is not a valid HMS push token"),
-    ("hms", HMS_TOKEN + " spaces", "is not a valid HMS push token"),
-    ("hms", HMS_TOKEN + "\n", "is not a valid HMS push token"),
-    ("fcm", "A" * 99, "is not a valid FCM registration token"),
-    ("fcm", FCM_TOKEN + "/", "is not a valid FCM registration token"),
-    ("apns", "9f1c" * 15, "is not a valid APNs device token (hex)"),
-    ("apns", "zz" * 32, "is not a valid APNs device token (hex)"),
-    ("apns", APNS_TOKEN + "\n", "is not a valid APNs device token (hex)"),
+    ("sms", "+8613800138", "sms endpoint: not a valid phone number for its country"),
+    ("sms", "12345", "sms endpoint: not a valid phone number for its country"),
+    ("sms", "+86138001380001", "sms endpoint: not a valid phone number for its country"),
+    ("sms", "+861012345678", "sms endpoint: not a mobile number (text messages cannot reach it)"),   # Beijing landline
+    ("sms", "call me maybe", "sms endpoint: not a phone number"),
+    ("sms", "", "sms endpoint: a phone number is required"),
+    ("sms", 8613800138000, "must be a string"),
+    ("hms", "short", "HMS push token must be 32-512 characters of A-Z a-z 0-9 _ . : - = + / (got 5 characters, wrong length)"),
+    ("hms", HMS_TOKEN + " spaces", "HMS push token must be 32-512 characters"),
+    ("fcm", "A" * 99, "FCM registration token must be 100-4096 characters long (got 99)"),
+    ("fcm", FCM_TOKEN + "/", "FCM registration token may hold only A-Z a-z 0-9 _ : -"),
+    ("apns", "9f1c" * 15, "APNs device token must be 64-200 hexadecimal characters (got 60 characters)"),
+    ("apns", "zz" * 32, "APNs device token must be 64-200 hexadecimal characters (got 64 characters, not all hexadecimal)"),
 ])
 def test_invalid_endpoints_name_the_channel(channel, value, message):
     errors = errors_of({"regions": REGION, "endpoints": {channel: value}})
@@ -193,21 +193,18 @@ def test_webpush_subscription_given_as_json_text_is_accepted():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"endpoint": "not-a-url"}, "endpoint must be an http(s) URL"),
-    ({"endpoint": "ftp://push.example.com/x"}, "endpoint must be an http(s) URL"),
-    ({"endpoint": "https://push.example.com/x\n"}, "endpoint must be an http(s) URL"),
-    ({"endpoint": None}, "endpoint must be an http(s) URL"),
+    ({"endpoint": "not-a-url"}, "Web Push subscription endpoint must be an http(s) URL"),
+    ({"endpoint": "ftp://push.example.com/x"}, "Web Push subscription endpoint must be an http(s) URL"),
+    ({"endpoint": None}, "Web Push subscription lacks endpoint"),
     ({"keys": {"p256dh": b64url(p256_public_key()[:33]), "auth": b64url(os.urandom(16))}},
-     "keys.p256dh must be an uncompressed P-256 public key (65 bytes)"),
+     "Web Push subscription keys.p256dh must be a 65-byte uncompressed P-256 point (got 33 bytes)"),
     ({"keys": {"p256dh": b64url(b"\x05" + p256_public_key()[1:]), "auth": b64url(os.urandom(16))}},
-     "keys.p256dh must be an uncompressed P-256 public key (65 bytes)"),
+     "Web Push subscription keys.p256dh must be a 65-byte uncompressed P-256 point (got 65 bytes)"),
     ({"keys": {"p256dh": b64url(b"\x04" + b"\x01" * 64), "auth": b64url(os.urandom(16))}},
-     "keys.p256dh is not a point on P-256"),
+     "Web Push subscription keys.p256dh is not a point on P-256"),
     ({"keys": {"p256dh": b64url(p256_public_key()), "auth": b64url(os.urandom(12))}},
-     "keys.auth must be 16 bytes"),
-    ({"keys": {"p256dh": b64url(p256_public_key())}}, "keys.p256dh and keys.auth must be base64url strings"),
-    ({"keys": {"p256dh": 42, "auth": b64url(os.urandom(16))}}, "keys.p256dh and keys.auth must be base64url strings"),
-    ({"keys": "nope"}, "keys.p256dh and keys.auth must be base64url strings"),
+     "Web Push subscription keys.auth must be 16 bytes (got 12)"),
+    ({"keys": "nope"}, "Web Push subscription lacks keys"),
 ])
 def test_invalid_webpush_subscription(change, message):
     errors = errors_of({"regions": REGION, "endpoints": {"webpush": webpush_subscription(**change)}})
@@ -217,7 +214,7 @@ def test_invalid_webpush_subscription(change, message):
 @pytest.mark.parametrize("value", ["{not json", 42, ["https://push.example.com"]])
 def test_webpush_must_be_a_subscription_object(value):
     errors = errors_of({"regions": REGION, "endpoints": {"webpush": value}})
-    assert errors == {"endpoints.webpush": "must be a Web Push subscription object"}
+    assert errors == {"endpoints.webpush": "Web Push subscription must be a JSON object"}
 
 
 @pytest.mark.parametrize("channel", ["smpp", "inapp", "telegram"])
