@@ -70,6 +70,17 @@ def serve(host, port, workers) -> None:
 
 
 @main.command()
+@click.option("--processes", type=int, default=1, show_default=True, help="Worker processes to run.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(processes: int, burst: bool) -> None:
+    """Serve shard jobs from the RQ queues (highest lane first) on REDIS_URL, on any number of machines."""
+    from .distributed import run_workers
+    if not Settings.from_env().redis_url:
+        click.echo("note: no REDIS_URL; attaching to the embedded Redis under WARNCAST_DATA_DIR", err=True)
+    sys.exit(run_workers(processes, burst))
+
+
+@main.command()
 @click.option("--subscribers", "n", type=int, default=200_000, show_default=True)
 @click.option("--devices", type=int, default=40, show_default=True,
               help="Simulated phones that hold the in-app stream open and acknowledge.")

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -37,6 +40,15 @@ from .targeting import Target, resolve_shard, target_for
 log = logging.getLogger(__name__)
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
+#: Renew a lease only while we still own it (1), else report it lost (0).
+RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class _Retryable(Exception):
@@ -53,13 +65,27 @@ class Batch:
 
 
 @dataclass
+class _Run:
+    """One shard job's hold on its shard: its lease, and why it stopped early (if it did)."""
+
+    owner: str
+    lane: str
+    #: None while running; "stopped" (cancelled / superseded / expired), "yield" (a higher lane is
+    #: waiting: the job re-queues itself), "lost" (the lease expired: another worker took over).
+    halt: str | None = None
+
+
+@dataclass
 class ShardReport:
     shard: int
+    busy: bool = False      #: another worker holds this shard's lease
+    yielded: bool = False   #: paused for a higher lane; re-queued
     sent: int = 0
     failed: int = 0
     failover: int = 0
     cancelled: int = 0
     expired: int = 0
+    reclaimed: int = 0      #: claims of a dead run sent again
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
@@ -68,7 +94,8 @@ class Engine:
 
     def __init__(self, redis, settings: Settings, channels: dict[str, Channel],
                  submit: Callable[[int, int, str], Awaitable[None] | None] | None = None,
-                 max_attempts: int = 4, clock: Callable[[], float] = time.time):
+                 max_attempts: int = 4, clock: Callable[[], float] = time.time,
+                 preempt: Callable[[str], Awaitable[bool]] | None = None, lease_s: float | None = None):
         self.redis = redis
         self.settings = settings
         self.size = settings.shard_size
@@ -82,6 +109,12 @@ class Engine:
         self.clock = clock
         self._targets: dict[int, Target] = {}
         self._set_if_absent = redis.register_script(SET_IF_ABSENT)
+        self._renew = redis.register_script(RENEW_LEASE)
+        self._release = redis.register_script(RELEASE_LEASE)
+        #: Asks "is work of a higher lane than this one waiting?" between batches.
+        self.preempt = preempt
+        self.lease_ms = int((settings.lease_s if lease_s is None else lease_s) * 1000)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # -- planning ----------------------------------------------------------
     def target(self, rec: AlertRecord) -> Target:
@@ -129,11 +162,50 @@ class Engine:
         if len(targeted):
             pipe.sadd(keys.alert_shards(rec.id), shard)
         await pipe.execute()
-        if len(targeted) and self.submit is not None:
-            r = self.submit(rec.id, shard, rec.lane)
-            if asyncio.iscoroutine(r):
-                await r
+        if len(targeted):
+            await self.enqueue(rec.id, shard, rec.lane)
         return len(targeted)
+
+    async def enqueue(self, alert_id: int, shard: int, lane: str) -> None:
+        """Hand a shard job to the runner, marking it queued (the reaper re-queues lost ones)."""
+        if self.submit is None:
+            return
+        await self.redis.set(keys.shard_queued(shard, alert_id), 1, ex=86_400)
+        r = self.submit(alert_id, shard, lane)
+        if asyncio.iscoroutine(r):
+            await r
+
+    async def reap(self) -> int:
+        """Re-queue shard jobs that are pending but neither queued nor held (their worker died),
+        re-plan alerts whose planning never finished, and expire alerts past their expiry."""
+        requeued = 0
+        for raw in await self.redis.smembers(keys.FANOUT_PENDING):
+            alert_id = int(raw)
+            try:
+                rec = await self.alerts.get(alert_id)
+            except Exception:
+                continue
+            if rec.expires_at is not None and self.clock() >= rec.expires_at and rec.lifecycle is Lifecycle.SENDING:
+                await self.stop(alert_id, Lifecycle.EXPIRED, by="expiry")
+                continue
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hget(keys.alert(alert_id), "planned")
+            pipe.smembers(keys.alert_shards(alert_id))
+            planned, shards = await pipe.execute()
+            if not planned and self.clock() - rec.accepted_at > self.lease_ms / 1000:
+                await self.plan(alert_id)
+                continue
+            shards = sorted(int(x) for x in shards)
+            pipe = self.redis.pipeline(transaction=False)
+            for shard in shards:
+                pipe.exists(keys.shard_lease(shard, alert_id))
+                pipe.exists(keys.shard_queued(shard, alert_id))
+            found = await pipe.execute()
+            for i, shard in enumerate(shards):
+                if not found[2 * i] and not found[2 * i + 1]:
+                    await self.enqueue(alert_id, shard, rec.lane)
+                    requeued += 1
+        return requeued
 
     async def _forward(self, rec: AlertRecord) -> None:
         ch = self.channels["webhook"]
@@ -149,9 +221,21 @@ class Engine:
 
     # -- one shard ---------------------------------------------------------
     async def run_shard(self, alert_id: int, shard: int) -> ShardReport:
-        """Deliver every still-targeted subscriber of one shard; safe to run again."""
+        """Deliver every still-targeted subscriber of one shard; safe to run again, and safe to run
+        twice at once (the second finds the shard's lease held and returns)."""
+        lease = keys.shard_lease(shard, alert_id)
+        if not await self.redis.set(lease, self.owner, nx=True, px=self.lease_ms):
+            return ShardReport(shard, busy=True)
+        await self.redis.delete(keys.shard_queued(shard, alert_id))
+        try:
+            return await self._run_shard(alert_id, shard)
+        finally:
+            await self._release(keys=[lease], args=[self.owner])
+
+    async def _run_shard(self, alert_id: int, shard: int) -> ShardReport:
         report = ShardReport(shard)
         rec = await self.alerts.get(alert_id)
+        run = _Run(self.owner, rec.lane)
         if rec.lifecycle in STOPPED or rec.lifecycle is Lifecycle.DONE:
             await self._finish_shard(alert_id, shard)
             return report
@@ -166,6 +250,13 @@ class Engine:
         pipe.get(keys.column(shard, C.LANGUAGE.name))
         raw_state, raw_chain, raw_lang = await pipe.execute()
         st = states(raw_state, self.size)
+        stale = np.flatnonzero(st == State.SENDING)
+        if len(stale):
+            # Claimed by a run that died mid-batch (we hold the lease, so nobody else is sending):
+            # send again. Those the provider had already accepted are the only possible duplicates.
+            await self.transitions.apply(self.redis, shard, alert_id, State.TARGETED, stale, allowed=(State.SENDING,))
+            st[stale] = State.TARGETED
+            report.reclaimed = len(stale)
         todo = np.flatnonzero((st == State.TARGETED) | (st == State.FAILOVER))
         chain = C.decode(C.CHAIN, raw_chain, self.size)
         langs = C.decode(C.LANGUAGE, raw_lang, self.size)
@@ -177,12 +268,17 @@ class Engine:
                                                      allowed=(State.TARGETED, State.FAILOVER))
                 await self._count(alert_id, "all", State.FAILED, len(moved), rec)
                 report.failed += len(moved)
-            failed_over = await self._send_groups(rec, shard, batches, report)
-            if failed_over is None:      # the alert was stopped
+            failed_over = await self._send_groups(rec, shard, batches, report, run)
+            if run.halt is not None:
                 break
             position[failed_over] += 1
             todo = failed_over
-        await self._finish_shard(alert_id, shard)
+        if run.halt == "yield":
+            report.yielded = True
+            await self._release(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner])
+            await self.enqueue(alert_id, shard, rec.lane)
+        elif run.halt != "lost":
+            await self._finish_shard(alert_id, shard)
         return report
 
     async def _group(self, shard: int, offsets: np.ndarray, chain: np.ndarray, langs: np.ndarray,
@@ -220,51 +316,52 @@ class Engine:
         return batches, np.concatenate(exhausted) if exhausted else np.zeros(0, dtype=np.int64)
 
     async def _send_groups(self, rec: AlertRecord, shard: int, groups: list[Batch],
-                           report: ShardReport) -> np.ndarray | None:
+                           report: ShardReport, run: _Run) -> np.ndarray:
         failed_over: list[np.ndarray] = []
-        stopped = False
 
         async def run_group(g: Batch) -> None:
-            nonlocal stopped
             channel = self.channels[g.channel]
             notice = self.renderer.notice(rec, g.channel, C.LANGUAGES[g.lang])
             size = max(1, min(channel.max_batch, self.settings.send_chunk))
             sem = asyncio.Semaphore(max(1, channel.max_in_flight))
 
             async def one(i: int) -> None:
-                nonlocal stopped
                 async with sem:
-                    if stopped:
+                    if run.halt is None and self.preempt is not None and await self.preempt(run.lane):
+                        run.halt = "yield"
+                    if run.halt is not None:
                         return
                     offs, eps = g.offsets[i:i + size], g.endpoints[i:i + size]
-                    out = await self._send_batch(rec, shard, channel, notice, offs, eps, report)
-                    if out is None:
-                        stopped = True
-                    elif len(out):
+                    out = await self._send_batch(rec, shard, channel, notice, offs, eps, report, run)
+                    if len(out):
                         failed_over.append(out)
 
             await asyncio.gather(*(one(i) for i in range(0, len(g.offsets), size)))
 
         await asyncio.gather(*(run_group(g) for g in groups))
-        if stopped:
-            return None
         return np.sort(np.concatenate(failed_over)) if failed_over else np.zeros(0, dtype=np.int64)
 
     async def _send_batch(self, rec: AlertRecord, shard: int, channel: Channel, notice, offsets: np.ndarray,
-                          endpoints: list[str], report: ShardReport) -> np.ndarray | None:
-        """Claim, send (retrying transient failures in place), record. Returns offsets failing over,
-        or None when the alert was stopped."""
+                          endpoints: list[str], report: ShardReport, run: _Run) -> np.ndarray:
+        """Claim, send (retrying transient failures in place), record. Returns offsets failing over.
+        The claim renews the shard's lease and reads the alert's lifecycle in the same round trip."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
+        lease = keys.shard_lease(shard, alert_id)
         pipe = self.redis.pipeline(transaction=False)
+        await self._renew(keys=[lease], args=[self.owner, self.lease_ms], client=pipe)
         pipe.hget(keys.alert(alert_id), "lifecycle")
         await self.transitions.queue(pipe, shard, alert_id, State.SENDING, offsets, channel_id=cid)
-        lifecycle, packed = await pipe.execute()
+        held, lifecycle, packed = await pipe.execute()
         claimed = np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
-        if lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED:
-            moved = await self.transitions.apply(self.redis, shard, alert_id, State.CANCELLED, claimed)
-            await self._count(alert_id, channel.name, State.CANCELLED, len(moved), rec)
-            report.cancelled += len(moved)
-            return None
+        stopped = lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED
+        if not held or stopped:
+            back = State.CANCELLED if stopped else State.TARGETED
+            moved = await self.transitions.apply(self.redis, shard, alert_id, back, claimed, allowed=(State.SENDING,))
+            if stopped:
+                await self._count(alert_id, channel.name, State.CANCELLED, len(moved), rec)
+                report.cancelled += len(moved)
+            run.halt = "stopped" if stopped else "lost"
+            return np.zeros(0, dtype=np.int64)
         if not len(claimed):
             return np.zeros(0, dtype=np.int64)
         ep_of = dict(zip(offsets.tolist(), endpoints))

@@ -66,9 +66,14 @@ def delivery_channel(shard: int, alert_id: int) -> str:
     return f"{PREFIX}:{shard_tag(shard)}:dch:{alert_id}"
 
 
-def shard_done(shard: int, alert_id: int) -> str:
-    """Marker set when a shard job for this alert completed (re-runs skip it)."""
-    return f"{PREFIX}:{shard_tag(shard)}:done:{alert_id}"
+def shard_lease(shard: int, alert_id: int) -> str:
+    """Held (owner, with a TTL renewed every batch) by the worker running this shard job."""
+    return f"{PREFIX}:{shard_tag(shard)}:lease:{alert_id}"
+
+
+def shard_queued(shard: int, alert_id: int) -> str:
+    """Set while this shard job waits in a queue (cleared when a worker takes it)."""
+    return f"{PREFIX}:{shard_tag(shard)}:queued:{alert_id}"
 
 
 # -- per alert ------------------------------------------------------------
@@ -113,3 +118,19 @@ def geo_coords(shard: int) -> str:
 def geo_cell_prefix(shard: int) -> str:
     """``geo_cell(shard, cell) == geo_cell_prefix(shard) + cell`` (builds many keys fast)."""
     return geo_cell(shard, "")
+
+
+# -- rate limits and circuits ---------------------------------------------
+# Circuit keys share the hash tag ``{cb}`` so a circuit's hash and the index of
+# providers that have one stay in one slot (one script touches both).
+CIRCUIT_INDEX = f"{PREFIX}:{{cb}}:providers"    #: set of providers that have a circuit hash
+
+
+def rate_limit(provider: str) -> str:
+    """Theoretical arrival time (µs, Redis server clock) of the provider's next free send; expires when idle."""
+    return f"{PREFIX}:rl:{provider}"
+
+
+def circuit(provider: str) -> str:
+    """hash: state, changed_at, probe_at, opened, closed, and window buckets "s:<n>" / "f:<n>"."""
+    return f"{PREFIX}:{{cb}}:{provider}"

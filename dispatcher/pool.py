@@ -9,11 +9,8 @@ import asyncio
 import itertools
 import logging
 
-import numpy as np
-
 from . import keys
 from .alerts import LANES
-from .delivery import State, states
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +26,14 @@ class LocalPool:
         self.idle = asyncio.Event()
         self.idle.set()
         self._active = 0
+        self._reaper: asyncio.Task | None = None
         engine.submit = self.submit
+        engine.preempt = self.higher_waiting
+
+    async def higher_waiting(self, lane: str) -> bool:
+        """True when a job of a higher lane than ``lane`` is waiting (the running job yields)."""
+        heap = self.queue._queue  # the PriorityQueue's heap; [0] is the next job
+        return bool(heap) and heap[0][0] < LANES.index(lane)
 
     def submit(self, alert_id: int, shard: int, lane: str, attempt: int = 0) -> None:
         self.idle.clear()
@@ -52,23 +56,33 @@ class LocalPool:
             self._plans.discard(asyncio.current_task())
             self._check_idle()
 
-    async def start(self) -> None:
+    async def start(self, reap_every_s: float = 2.0) -> None:
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(self.concurrency)]
         await self.resume()
+        self._reaper = asyncio.ensure_future(self._reap_forever(reap_every_s))
 
     async def resume(self) -> None:
-        """Re-plan unfinished alerts and re-queue their shards (subscribers claimed by a crashed run
-        go back to targeted: at most the batches that were in flight are sent twice)."""
+        """After a restart: every unfinished alert's shards go back in the queue (the queue lived in
+        this process) and unplanned alerts are planned. A shard whose run died mid-batch re-sends
+        that batch: at most the batches in flight are sent twice."""
         for raw in await self.engine.redis.smembers(keys.FANOUT_PENDING):
             alert_id = int(raw)
             rec = await self.engine.alerts.get(alert_id)
+            if not await self.engine.redis.hget(keys.alert(alert_id), "planned"):
+                self.plan(alert_id)
+                continue
             for shard in [int(s) for s in await self.engine.redis.smembers(keys.alert_shards(alert_id))]:
-                st = states(await self.engine.redis.get(keys.delivery_state(shard, alert_id)), self.engine.size)
-                stale = np.flatnonzero(st == State.SENDING)
-                await self.engine.transitions.apply(self.engine.redis, shard, alert_id, State.TARGETED, stale,
-                                                    allowed=(State.SENDING,))
-                self.submit(alert_id, shard, rec.lane)
-            self.plan(alert_id)
+                await self.engine.enqueue(alert_id, shard, rec.lane)
+
+    async def _reap_forever(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.engine.reap()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reaping lost shard jobs failed; trying again")
 
     async def _work(self) -> None:
         while True:
@@ -111,7 +125,8 @@ class LocalPool:
                 return
 
     async def stop(self) -> None:
-        for t in self._workers:
+        tasks = self._workers + ([self._reaper] if self._reaper else [])
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._workers = []

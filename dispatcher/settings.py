@@ -42,6 +42,8 @@ class Settings:
     channels: tuple[str, ...] = ()
     #: How SMS goes out: "http" (batched gateway API) or "smpp" (SMPP 3.4 transceiver).
     sms_transport: str = "http"
+    #: A shard job's lease: if its worker dies, another takes the shard over after this long (s).
+    lease_s: float = 10.0
     #: Actual alerts of these severities wait for an operator's approval before fan-out.
     approval_severities: tuple[str, ...] = ()
     #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
@@ -66,6 +68,7 @@ class Settings:
             send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
             approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
             channels=_list(_env("WARNCAST_CHANNELS", "")),
+            lease_s=float(_env("WARNCAST_LEASE_S", "10")),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
         )
 

@@ -1,6 +1,7 @@
 """The HTTP API: an aiohttp app factory; resources opened and closed by cleanup contexts."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -18,6 +19,16 @@ from .common import errors_middleware
 from . import callbacks, inbox, issuer, ops, subscriber_api
 
 log = logging.getLogger(__name__)
+
+
+async def _reap_forever(engine, every_s: float = 2.0) -> None:
+    """With no in-process pool, the API still re-plans alerts whose planning was interrupted."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await engine.reap()
+        except Exception:
+            log.exception("reaping failed; trying again")
 
 
 def make_app(settings: Settings, store: Store, *, workers: int | None = None, channels=None) -> web.Application:
@@ -40,6 +51,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
         if pool is None:
             from ..distributed import enqueue_to_rq
             engine.submit = enqueue_to_rq(store)
+            reaper = asyncio.ensure_future(_reap_forever(engine))
         app[ctx.REDIS], app[ctx.ENGINE], app[ctx.POOL], app[ctx.RECEIPTS] = redis, engine, pool, sink
         app[ctx.KEYS] = KeyStore(redis, settings.admin_key)
         app[ctx.HUB] = inbox.StreamHub(redis)
@@ -50,6 +62,8 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
         await app[ctx.HUB].stop()
         if pool:
             await pool.stop()
+        else:
+            reaper.cancel()
         for ch in chans.values():
             await ch.close()
         await sink.drain()
