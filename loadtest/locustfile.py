@@ -14,7 +14,8 @@ Environment:
   each simulated user is pinned to one of them, round-robin in the order users start, the way
   a client keeps its connection to one server behind a load balancer. Without it, ``--host``.
 * ``WARNCAST_LOCUST_THINK`` — mean think time in seconds of subscriber and device users
-  (default 1.0); issuers think ten times longer.
+  (default 1.0; 0 makes them ask as fast as answers come). Issuers always wait 2–6 s between
+  actions, so publishes stay few whatever the think time.
 
 The mix (by user weight and task weight): most requests are inbox reads and device
 acknowledgements, some are subscriber registrations and updates, few are publishes. Alerts
@@ -131,7 +132,7 @@ class Issuer(_PinnedUser):
     """A warning office: publishes a small Minor alert now and then, and watches how it is going."""
 
     weight = 1
-    wait_time = between(THINK * 5, THINK * 15)
+    wait_time = between(2, 6)
 
     def on_start(self) -> None:
         if not ISSUER_KEY:

@@ -49,7 +49,7 @@ LOCUSTFILE = HERE / "locustfile.py"
 ORDER = ("/api/v1/alerts", "/api/v1/alerts/{id}", "/api/v1/subscribers", "/api/v1/subscribers/{id}",
          "/api/v1/inbox", "/api/v1/receipts")
 #: Lines in an API process's log that mean something went wrong on the server side.
-SERVER_ERROR = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
+SERVER_ERROR = re.compile(r"\b(ERROR|CRITICAL)\b")
 
 console = Console(width=max(120, Console().width))
 
@@ -155,6 +155,20 @@ def read_stats(prefix: Path) -> tuple[list[dict], dict | None, list[dict]]:
     return rows, total, failures
 
 
+def server_error_lines(text: str) -> list[str]:
+    """Each logged error line, and the exception line that ends each traceback after it."""
+    out, in_traceback = [], False
+    for line in text.splitlines():
+        if line.startswith("Traceback"):
+            in_traceback = True
+        elif in_traceback and line and not line[0].isspace() and not line.startswith("During handling"):
+            out.append(line)
+            in_traceback = False
+        elif SERVER_ERROR.search(line):
+            out.append(line)
+    return out
+
+
 def _ms(value: str) -> str:
     return "—" if value in ("", "N/A") else f"{float(value):.0f}"
 
@@ -189,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--api-processes", type=int, default=1, help="`warncast serve` processes, one port each.")
     p.add_argument("--subscribers", type=int, default=20_000, help="Synthetic subscribers seeded first.")
     p.add_argument("--think", type=float, default=1.0,
-                   help="Mean think time (s) of subscriber and device users; issuers think 10× longer.")
+                   help="Mean think time (s) of subscriber and device users (0: back to back); "
+                        "issuers wait 2-6 s whatever this is.")
     p.add_argument("--out", type=Path, default=None,
                    help="Where locust's CSV files and the API logs go (default var/loadtest/<time>).")
     args = p.parse_args(argv)
@@ -263,9 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     server_errors = []
     for path in sorted(args.out.glob("serve-*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if SERVER_ERROR.search(line):
-                server_errors.append(f"{path.name}: {line}")
+        server_errors += [f"{path.name}: {line}" for line in server_error_lines(path.read_text(errors="replace"))]
     rows, total, failures = read_stats(prefix)
     report(args, rows, total, failures, server_errors, command)
     failed = int(total["Failure Count"]) if total else 0

@@ -51,7 +51,8 @@ def settings(tmp_path) -> Settings:
 @contextlib.asynccontextmanager
 async def open_api(store, settings, **kw):
     """The API on a free loopback port with keys for each role."""
-    runner, url, app = await start_server(settings, store, port=0, **kw)
+    kw.setdefault("port", 0)
+    runner, url, app = await start_server(settings, store, **kw)
     from dispatcher.api import context as ctx
     ks: KeyStore = app[ctx.KEYS]
     keys = {
