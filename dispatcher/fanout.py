@@ -3,36 +3,44 @@
 The planner resolves each shard's audience and writes it as that shard's
 delivery-state string (``targeted`` / ``suppressed`` bytes) in one SET NX, so a
 re-plan after a crash changes nothing, and hands the shard to the job runner.
-A shard job reads the states back, groups the still-targeted subscribers by
-(first usable channel, language), renders each group once, and sends batches
-of the channel's size with bounded concurrency: claim (``targeted → sending``),
-send, record (``sent`` / ``failover`` / ``failed``) — each a bulk Redis step,
-never a round trip per subscriber. The same ``Engine.run_shard`` runs in the
-embedded asyncio pool and in RQ workers.
+
+A shard job holds the shard's lease, reads the states back, groups the
+subscribers still to send by (next usable channel, language), renders each
+group once, and sends batches of the channel's size with bounded concurrency.
+Each batch is a few bulk Redis steps, never a round trip per subscriber:
+
+    claim (targeted → sending, lease renewed, lifecycle read)
+      → circuit and rate limit of the provider
+      → send, retrying transient failures in place (short waits) or putting
+        them on the retry schedule (long waits)
+      → record (sent / failover / queued / expired), counters, receipts map
+
+A subscriber whose channel failed permanently, was gone, ran out of attempts,
+or whose provider's circuit is open fails over to their next channel in the
+same job. The same ``Engine.run_shard`` runs in the embedded asyncio pool and
+in RQ workers.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import random
-import socket
 import time
-import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Awaitable, Callable
 
 import numpy as np
 import orjson
-from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
+from tenacity import wait_random_exponential
 
-from channels.base import Channel, Outcome, Recipient, Result
+from channels.base import Channel, Outcome, Reason, Recipient, Result
 from subscribers import columns as C
 from subscribers.store import SubscriberStore
 
 from . import keys
 from .alerts import STOPPED, AlertRecord, AlertStore, Lifecycle, fans_out
 from .delivery import State, Transitions, count, states
+from .leases import Leases
 from .render import Renderer
 from .settings import Settings
 from .targeting import Target, resolve_shard, target_for
@@ -40,20 +48,24 @@ from .targeting import Target, resolve_shard, target_for
 log = logging.getLogger(__name__)
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
-#: Renew a lease only while we still own it (1), else report it lost (0).
-RENEW_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-RELEASE_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+#: Full-jitter exponential backoff between attempts (s), before any Retry-After.
+BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
+SEVERE = ("Severe", "Extreme")
+EMPTY = np.zeros(0, dtype=np.int64)
 
 
-class _Retryable(Exception):
-    def __init__(self, delay: float | None):
-        self.delay = delay
+class Guard:
+    """What a send passes through before it goes out: the provider's circuit and rate limit.
+    This one lets everything through; ``dispatcher.guard.RedisGuard`` shares both across workers."""
+
+    async def allow(self, channel: Channel) -> bool:
+        return True
+
+    async def take(self, channel: Channel, n: int) -> None:
+        return None
+
+    async def record(self, channel: Channel, successes: int, failures: int) -> None:
+        return None
 
 
 @dataclass
@@ -66,13 +78,13 @@ class Batch:
 
 @dataclass
 class _Run:
-    """One shard job's hold on its shard: its lease, and why it stopped early (if it did)."""
+    """One shard job's hold on its shard and why it stopped early, if it did."""
 
-    owner: str
     lane: str
     #: None while running; "stopped" (cancelled / superseded / expired), "yield" (a higher lane is
-    #: waiting: the job re-queues itself), "lost" (the lease expired: another worker took over).
+    #: waiting: the job re-queues itself), "lost" (the lease ran out: another worker took over).
     halt: str | None = None
+    queued_until: float | None = None     #: some sends wait on the retry schedule until then
 
 
 @dataclass
@@ -83,9 +95,10 @@ class ShardReport:
     sent: int = 0
     failed: int = 0
     failover: int = 0
+    queued: int = 0         #: put off to the retry schedule
     cancelled: int = 0
     expired: int = 0
-    reclaimed: int = 0      #: claims of a dead run sent again
+    reclaimed: int = 0      #: claims of a dead run, sent again
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,8 +107,8 @@ class Engine:
 
     def __init__(self, redis, settings: Settings, channels: dict[str, Channel],
                  submit: Callable[[int, int, str], Awaitable[None] | None] | None = None,
-                 max_attempts: int = 4, clock: Callable[[], float] = time.time,
-                 preempt: Callable[[str], Awaitable[bool]] | None = None, lease_s: float | None = None):
+                 clock: Callable[[], float] = time.time, preempt: Callable[[str], Awaitable[bool]] | None = None,
+                 guard: Guard | None = None):
         self.redis = redis
         self.settings = settings
         self.size = settings.shard_size
@@ -103,18 +116,16 @@ class Engine:
         self.subscribers = SubscriberStore(redis, settings.shard_size)
         self.renderer = Renderer(settings.sms_signature)
         self.transitions = Transitions(redis)
+        self.leases = Leases(redis, settings.lease_s)
         self.channels = channels
+        #: Hands a shard job to the runner (embedded pool or RQ).
         self.submit = submit
-        self.max_attempts = max_attempts
+        #: Asks "is work of a higher lane than this one waiting?" between batches.
+        self.preempt = preempt
+        self.guard = guard or Guard()
         self.clock = clock
         self._targets: dict[int, Target] = {}
         self._set_if_absent = redis.register_script(SET_IF_ABSENT)
-        self._renew = redis.register_script(RENEW_LEASE)
-        self._release = redis.register_script(RELEASE_LEASE)
-        #: Asks "is work of a higher lane than this one waiting?" between batches.
-        self.preempt = preempt
-        self.lease_ms = int((settings.lease_s if lease_s is None else lease_s) * 1000)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # -- planning ----------------------------------------------------------
     def target(self, rec: AlertRecord) -> Target:
@@ -166,46 +177,15 @@ class Engine:
             await self.enqueue(rec.id, shard, rec.lane)
         return len(targeted)
 
-    async def enqueue(self, alert_id: int, shard: int, lane: str) -> None:
-        """Hand a shard job to the runner, marking it queued (the reaper re-queues lost ones)."""
-        if self.submit is None:
-            return
-        await self.redis.set(keys.shard_queued(shard, alert_id), 1, ex=86_400)
-        r = self.submit(alert_id, shard, lane)
-        if asyncio.iscoroutine(r):
-            await r
-
-    async def reap(self) -> int:
-        """Re-queue shard jobs that are pending but neither queued nor held (their worker died),
-        re-plan alerts whose planning never finished, and expire alerts past their expiry."""
-        requeued = 0
-        for raw in await self.redis.smembers(keys.FANOUT_PENDING):
-            alert_id = int(raw)
-            try:
-                rec = await self.alerts.get(alert_id)
-            except Exception:
-                continue
-            if rec.expires_at is not None and self.clock() >= rec.expires_at and rec.lifecycle is Lifecycle.SENDING:
-                await self.stop(alert_id, Lifecycle.EXPIRED, by="expiry")
-                continue
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hget(keys.alert(alert_id), "planned")
-            pipe.smembers(keys.alert_shards(alert_id))
-            planned, shards = await pipe.execute()
-            if not planned and self.clock() - rec.accepted_at > self.lease_ms / 1000:
-                await self.plan(alert_id)
-                continue
-            shards = sorted(int(x) for x in shards)
-            pipe = self.redis.pipeline(transaction=False)
-            for shard in shards:
-                pipe.exists(keys.shard_lease(shard, alert_id))
-                pipe.exists(keys.shard_queued(shard, alert_id))
-            found = await pipe.execute()
-            for i, shard in enumerate(shards):
-                if not found[2 * i] and not found[2 * i + 1]:
-                    await self.enqueue(alert_id, shard, rec.lane)
-                    requeued += 1
-        return requeued
+    async def enqueue(self, alert_id: int, shard: int, lane: str, hold_s: float | None = None) -> None:
+        """Hand a shard job to the runner and mark it queued, so the reaper leaves it alone.
+        With ``hold_s`` the job is only marked (it waits on the retry schedule that long)."""
+        ttl = int(hold_s + 60) if hold_s is not None else 86_400
+        await self.redis.set(keys.shard_queued(shard, alert_id), 1, ex=ttl)
+        if hold_s is None and self.submit is not None:
+            r = self.submit(alert_id, shard, lane)
+            if asyncio.iscoroutine(r):
+                await r
 
     async def _forward(self, rec: AlertRecord) -> None:
         ch = self.channels["webhook"]
@@ -221,22 +201,21 @@ class Engine:
 
     # -- one shard ---------------------------------------------------------
     async def run_shard(self, alert_id: int, shard: int) -> ShardReport:
-        """Deliver every still-targeted subscriber of one shard; safe to run again, and safe to run
+        """Deliver every subscriber of one shard still to send; safe to run again, and safe to run
         twice at once (the second finds the shard's lease held and returns)."""
-        lease = keys.shard_lease(shard, alert_id)
-        if not await self.redis.set(lease, self.owner, nx=True, px=self.lease_ms):
+        if not await self.leases.acquire(shard, alert_id):
             return ShardReport(shard, busy=True)
         await self.redis.delete(keys.shard_queued(shard, alert_id))
         try:
             return await self._run_shard(alert_id, shard)
         finally:
-            await self._release(keys=[lease], args=[self.owner])
+            await self.leases.release(shard, alert_id)
 
     async def _run_shard(self, alert_id: int, shard: int) -> ShardReport:
         report = ShardReport(shard)
         rec = await self.alerts.get(alert_id)
-        run = _Run(self.owner, rec.lane)
-        if rec.lifecycle in STOPPED or rec.lifecycle is Lifecycle.DONE:
+        run = _Run(rec.lane)
+        if rec.lifecycle in STOPPED or rec.lifecycle is Lifecycle.DONE and not await self._reopened(rec, shard):
             await self._finish_shard(alert_id, shard)
             return report
         if rec.expires_at is not None and self.clock() >= rec.expires_at:
@@ -246,40 +225,57 @@ class Engine:
             return report
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(keys.delivery_state(shard, alert_id))
+        pipe.get(keys.delivery_channel(shard, alert_id))
         pipe.get(keys.column(shard, C.CHAIN.name))
         pipe.get(keys.column(shard, C.LANGUAGE.name))
-        raw_state, raw_chain, raw_lang = await pipe.execute()
+        raw_state, raw_used, raw_chain, raw_lang = await pipe.execute()
         st = states(raw_state, self.size)
         stale = np.flatnonzero(st == State.SENDING)
         if len(stale):
             # Claimed by a run that died mid-batch (we hold the lease, so nobody else is sending):
-            # send again. Those the provider had already accepted are the only possible duplicates.
-            await self.transitions.apply(self.redis, shard, alert_id, State.TARGETED, stale, allowed=(State.SENDING,))
-            st[stale] = State.TARGETED
+            # they go again; those the provider had already accepted are the only possible duplicates.
+            await self.transitions.apply(self.redis, shard, alert_id, State.QUEUED, stale, allowed=(State.SENDING,))
+            st[stale] = State.QUEUED
             report.reclaimed = len(stale)
-        todo = np.flatnonzero((st == State.TARGETED) | (st == State.FAILOVER))
         chain = C.decode(C.CHAIN, raw_chain, self.size)
         langs = C.decode(C.LANGUAGE, raw_lang, self.size)
-        position = np.zeros(self.size, dtype=np.int8)   # how far along its chain each subscriber is
-        while len(todo):
+        position = self._positions(st, states(raw_used, self.size), chain)
+        todo = np.flatnonzero(np.isin(st, (State.TARGETED, State.QUEUED, State.FAILOVER)))
+        while len(todo) and run.halt is None:
             batches, exhausted = await self._group(shard, todo, chain, langs, position)
             if len(exhausted):
                 moved = await self.transitions.apply(self.redis, shard, alert_id, State.FAILED, exhausted,
-                                                     allowed=(State.TARGETED, State.FAILOVER))
-                await self._count(alert_id, "all", State.FAILED, len(moved), rec)
+                                                     allowed=(State.TARGETED, State.QUEUED, State.FAILOVER))
+                await self._count(rec, "all", State.FAILED, len(moved))
                 report.failed += len(moved)
             failed_over = await self._send_groups(rec, shard, batches, report, run)
-            if run.halt is not None:
-                break
             position[failed_over] += 1
             todo = failed_over
         if run.halt == "yield":
             report.yielded = True
-            await self._release(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner])
+            await self.leases.release(shard, alert_id)
             await self.enqueue(alert_id, shard, rec.lane)
+        elif run.halt is None and run.queued_until is not None:
+            await self._schedule_retry(rec, shard, run.queued_until)
         elif run.halt != "lost":
             await self._finish_shard(alert_id, shard)
         return report
+
+    @staticmethod
+    def _positions(st: np.ndarray, used: np.ndarray, chain: np.ndarray) -> np.ndarray:
+        """Where on its chain each subscriber resumes: the channel it was queued on, the one after the
+        channel it failed over from, or the first."""
+        position = np.zeros(len(st), dtype=np.int8)
+        for i in range(C.MAX_CHAIN):
+            on_i = ((chain >> (4 * i)) & 0xF) == used
+            position[(st == State.QUEUED) & on_i & (used > 0)] = i
+            position[(st == State.FAILOVER) & on_i & (used > 0)] = i + 1
+        return position
+
+    async def _reopened(self, rec: AlertRecord, shard: int) -> bool:
+        """A done alert whose receipts ran late gets this shard's failovers sent."""
+        st = states(await self.redis.get(keys.delivery_state(shard, rec.id)), self.size)
+        return bool((st == State.FAILOVER).any() or (st == State.QUEUED).any())
 
     async def _group(self, shard: int, offsets: np.ndarray, chain: np.ndarray, langs: np.ndarray,
                      position: np.ndarray) -> tuple[list[Batch], np.ndarray]:
@@ -300,20 +296,19 @@ class Engine:
                     retry.append(group)
                     continue
                 if name == "inapp":
-                    eps = [""] * len(group)
+                    eps = np.full(len(group), "", dtype=object)
                 else:
                     raw = await self.redis.hmget(keys.endpoints(shard, name), group.tolist())
                     have = np.array([e is not None for e in raw], dtype=bool)
                     retry.append(group[~have])
                     group = group[have]
-                    eps = [e.decode() for e in raw if e is not None]
-                eps_arr = np.array(eps, dtype=object)
+                    eps = np.array([e.decode() for e in raw if e is not None], dtype=object)
                 for lang in np.unique(langs[group]):
                     sel = langs[group] == lang
-                    batches.append(Batch(name, int(lang), group[sel], list(eps_arr[sel])))
-            pending = np.concatenate(retry) if retry else np.zeros(0, dtype=np.int64)
+                    batches.append(Batch(name, int(lang), group[sel], list(eps[sel])))
+            pending = np.concatenate(retry) if retry else EMPTY
             position[pending] += 1
-        return batches, np.concatenate(exhausted) if exhausted else np.zeros(0, dtype=np.int64)
+        return batches, np.concatenate(exhausted) if exhausted else EMPTY
 
     async def _send_groups(self, rec: AlertRecord, shard: int, groups: list[Batch],
                            report: ShardReport, run: _Run) -> np.ndarray:
@@ -331,131 +326,157 @@ class Engine:
                         run.halt = "yield"
                     if run.halt is not None:
                         return
-                    offs, eps = g.offsets[i:i + size], g.endpoints[i:i + size]
-                    out = await self._send_batch(rec, shard, channel, notice, offs, eps, report, run)
+                    out = await self._send_batch(rec, shard, channel, notice, g.offsets[i:i + size],
+                                                 g.endpoints[i:i + size], report, run)
                     if len(out):
                         failed_over.append(out)
 
             await asyncio.gather(*(one(i) for i in range(0, len(g.offsets), size)))
 
         await asyncio.gather(*(run_group(g) for g in groups))
-        return np.sort(np.concatenate(failed_over)) if failed_over else np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(failed_over)) if failed_over else EMPTY
 
     async def _send_batch(self, rec: AlertRecord, shard: int, channel: Channel, notice, offsets: np.ndarray,
                           endpoints: list[str], report: ShardReport, run: _Run) -> np.ndarray:
-        """Claim, send (retrying transient failures in place), record. Returns offsets failing over.
-        The claim renews the shard's lease and reads the alert's lifecycle in the same round trip."""
+        """Claim, send, record one batch. Returns the offsets failing over to their next channel."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
-        lease = keys.shard_lease(shard, alert_id)
         pipe = self.redis.pipeline(transaction=False)
-        await self._renew(keys=[lease], args=[self.owner, self.lease_ms], client=pipe)
+        await self.leases.renew(pipe, shard, alert_id)
         pipe.hget(keys.alert(alert_id), "lifecycle")
         await self.transitions.queue(pipe, shard, alert_id, State.SENDING, offsets, channel_id=cid)
         held, lifecycle, packed = await pipe.execute()
         claimed = np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
         stopped = lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED
         if not held or stopped:
-            back = State.CANCELLED if stopped else State.TARGETED
+            back = State.CANCELLED if stopped else State.QUEUED
             moved = await self.transitions.apply(self.redis, shard, alert_id, back, claimed, allowed=(State.SENDING,))
             if stopped:
-                await self._count(alert_id, channel.name, State.CANCELLED, len(moved), rec)
+                await self._count(rec, channel.name, State.CANCELLED, len(moved))
                 report.cancelled += len(moved)
             run.halt = "stopped" if stopped else "lost"
-            return np.zeros(0, dtype=np.int64)
+            return EMPTY
         if not len(claimed):
-            return np.zeros(0, dtype=np.int64)
+            return EMPTY
+        if not await self.guard.allow(channel):
+            open_ = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
+            return await self._record(rec, shard, channel, {int(o): open_ for o in claimed}, {}, None, report, run)
         ep_of = dict(zip(offsets.tolist(), endpoints))
         base = shard * self.size
         pending = {int(o): Recipient(base + int(o), ep_of[int(o)]) for o in claimed}
         results: dict[int, Result] = {}
-        try:
-            async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.max_attempts), retry=retry_if_exception_type(_Retryable),
-                    wait=self._wait(rec), reraise=False):
-                with attempt:
-                    if rec.expires_at is not None and self.clock() >= rec.expires_at:
-                        break
-                    offs = list(pending)
-                    answers = await channel.send(notice, [pending[o] for o in offs])
-                    retry_delays = []
-                    for o, res in zip(offs, answers):
-                        if res.outcome is Outcome.RETRY:
-                            retry_delays.append(res.retry_after_s or 0.0)
-                            results[o] = res
-                        else:
-                            results[o] = res
-                            del pending[o]
-                    if pending:
-                        raise _Retryable(max(retry_delays) if retry_delays else None)
-        except RetryError:
-            pass
-        return await self._record(rec, shard, channel, results, pending, report)
-
-    def _wait(self, rec: AlertRecord):
-        """Full-jitter exponential backoff, at least the provider's Retry-After, never past expiry."""
-        def wait(retry_state) -> float:
-            exc = retry_state.outcome.exception() if retry_state.outcome else None
-            backoff = random.uniform(0, min(5.0, 0.1 * 2 ** retry_state.attempt_number))
-            delay = max(backoff, getattr(exc, "delay", None) or 0.0)
-            if rec.expires_at is not None:
-                delay = min(delay, max(0.0, rec.expires_at - self.clock()))
-            return delay
-        return wait
+        attempts = self.settings.attempts_for(channel.name)
+        queue_at: float | None = None
+        for attempt in range(1, attempts + 1):
+            if rec.expires_at is not None and self.clock() >= rec.expires_at:
+                break
+            await self.guard.take(channel, len(pending))
+            offs = list(pending)
+            answers = await channel.send(notice, [pending[o] for o in offs])
+            retry_after = 0.0
+            for o, res in zip(offs, answers):
+                results[o] = res
+                if res.outcome is Outcome.RETRY:
+                    retry_after = max(retry_after, res.retry_after_s or 0.0)
+                else:
+                    del pending[o]
+            await self.guard.record(channel, sum(r.ok for r in answers),
+                                    sum(r.outcome is Outcome.RETRY for r in answers))
+            if not pending or attempt == attempts:
+                break
+            delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
+            if rec.expires_at is not None and self.clock() + delay >= rec.expires_at:
+                break
+            if delay > self.settings.retry_in_place_max_s:
+                queue_at = self.clock() + delay
+                break
+            await asyncio.sleep(delay)
+        return await self._record(rec, shard, channel, results, pending, queue_at, report, run)
 
     async def _record(self, rec: AlertRecord, shard: int, channel: Channel, results: dict[int, Result],
-                      still_retrying: dict, report: ShardReport) -> np.ndarray:
+                      pending: dict, queue_at: float | None, report: ShardReport, run: _Run) -> np.ndarray:
+        """Write a batch's outcome: sent, failover (permanent, gone, out of attempts, circuit open),
+        queued on the retry schedule, or expired."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
-        accepted = np.array(sorted(o for o, r in results.items() if r.ok and o not in still_retrying), dtype=np.int64)
-        gone = sorted(o for o, r in results.items() if r.outcome is Outcome.GONE)
-        over = np.array(sorted(o for o, r in results.items() if not r.ok), dtype=np.int64)
+        expired_now = rec.expires_at is not None and self.clock() >= rec.expires_at
+        accepted = np.array(sorted(o for o, r in results.items() if r.ok), dtype=np.int64)
+        later = np.array(sorted(pending), dtype=np.int64) if (queue_at or expired_now) else EMPTY
+        over = np.array(sorted(o for o, r in results.items() if not r.ok and (o not in pending or not len(later))),
+                        dtype=np.int64)
+        unsent = np.array(sorted(o for o in pending if o not in results), dtype=np.int64)
+        expired = np.union1d(unsent, later) if expired_now else unsent
+        queued = later if not expired_now else EMPTY
         pipe = self.redis.pipeline(transaction=False)
         await self.transitions.queue(pipe, shard, alert_id, State.SENT, accepted, channel_id=cid)
         await self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, over)
-        expired = np.array(sorted(o for o in still_retrying if o not in results), dtype=np.int64)
         await self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, expired)
-        if channel.has_receipts and channel.name != "inapp":
+        await self.transitions.queue(pipe, shard, alert_id, State.QUEUED, queued)
+        receipts = channel.has_receipts and channel.name != "inapp"
+        if receipts:
             ttl = int(max(channel.receipt_timeout_s * 10, 3600))
             base = shard * self.size
             for o in accepted.tolist():
                 pid = results[o].provider_id
                 if pid:
                     pipe.set(keys.provider_message(channel.name, pid), f"{alert_id}:{base + o}", ex=ttl)
-        moved_sent, moved_over, moved_expired, *_ = await pipe.execute()
-        n_sent, n_over = len(moved_sent) // 2, len(moved_over) // 2
-        latency_ms = (self.clock() - rec.accepted_at) * 1000
+        moved_sent, moved_over, moved_expired, moved_queued, *_ = await pipe.execute()
+        n_sent, n_over, n_queued = len(moved_sent) // 2, len(moved_over) // 2, len(moved_queued) // 2
         pipe = self.redis.pipeline(transaction=False)
-        count(pipe, alert_id, channel.name, State.TARGETED, len(results))
+        latency_ms = (self.clock() - rec.accepted_at) * 1000
+        count(pipe, alert_id, channel.name, State.TARGETED, len(results) + len(unsent) - n_queued)
         count(pipe, alert_id, channel.name, State.SENT, n_sent, latency_ms)
         count(pipe, alert_id, channel.name, State.FAILOVER, n_over)
+        count(pipe, alert_id, channel.name, State.QUEUED, n_queued)
         count(pipe, alert_id, "all", State.EXPIRED, len(moved_expired) // 2)
         reasons: dict[str, int] = {}
-        for r in results.values():
-            if not r.ok:
-                reasons[f"{channel.name}:{r.reason.value}"] = reasons.get(f"{channel.name}:{r.reason.value}", 0) + 1
+        for o, r in results.items():
+            if not r.ok and (o in over or o in later):
+                k = f"reason:{channel.name}:{r.reason.value}"
+                reasons[k] = reasons.get(k, 0) + 1
         for k, v in reasons.items():
-            pipe.hincrby(keys.counters(alert_id), f"reason:{k}", v)
+            pipe.hincrby(keys.counters(alert_id), k, v)
+        if n_sent and receipts and rec.alert.severity() in SEVERE:
+            pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
         pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": channel.name,
                                                                 "sent": n_sent, "failover": n_over}))
         await pipe.execute()
         report.sent += n_sent
         report.failover += n_over
+        report.queued += n_queued
+        report.expired += len(moved_expired) // 2
         report.by_channel[channel.name] = report.by_channel.get(channel.name, 0) + n_sent
+        if n_queued:
+            run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
         base = shard * self.size
-        for o in gone:
-            await self.subscribers.remove_endpoint(base + o, channel.name)
+        for o, r in results.items():
+            if r.outcome is Outcome.GONE:
+                await self.subscribers.remove_endpoint(base + o, channel.name)
         return over
 
-    async def _count(self, alert_id: int, channel: str, state: State, n: int, rec: AlertRecord) -> None:
+    async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:
+        """Put this shard's queued sends on the retry schedule, or fail them over when it has been
+        put off too often."""
+        rounds = await self.redis.hincrby(keys.retry_rounds(rec.id), shard, 1)
+        if rounds > self.settings.max_retry_rounds:
+            st = states(await self.redis.get(keys.delivery_state(shard, rec.id)), self.size)
+            queued = np.flatnonzero(st == State.QUEUED)
+            moved = await self.transitions.apply(self.redis, shard, rec.id, State.FAILOVER, queued,
+                                                 allowed=(State.QUEUED,))
+            await self._count(rec, "all", State.FAILOVER, len(moved))
+            await self.enqueue(rec.id, shard, rec.lane)
+            return
+        await self.enqueue(rec.id, shard, rec.lane, hold_s=max(0.0, due - self.clock()))
+        await self.redis.zadd(keys.RETRY_SCHEDULE, {f"{rec.id}:{shard}": due})
+
+    async def _count(self, rec: AlertRecord, channel: str, state: State, n: int) -> None:
         if n:
             pipe = self.redis.pipeline(transaction=False)
-            count(pipe, alert_id, channel, state, n, (self.clock() - rec.accepted_at) * 1000)
+            count(pipe, rec.id, channel, state, n, (self.clock() - rec.accepted_at) * 1000)
             await pipe.execute()
 
     # -- stopping ----------------------------------------------------------
     async def stop_shard(self, alert_id: int, shard: int, state: State) -> int:
         """Move every pending subscriber of one shard to ``cancelled`` / ``expired``."""
-        raw = await self.redis.get(keys.delivery_state(shard, alert_id))
-        st = states(raw, self.size)
+        st = states(await self.redis.get(keys.delivery_state(shard, alert_id)), self.size)
         pending = np.flatnonzero(np.isin(st, [State.TARGETED, State.QUEUED, State.FAILOVER]))
         moved = await self.transitions.apply(self.redis, shard, alert_id, state, pending)
         if len(moved):
@@ -465,17 +486,19 @@ class Engine:
         return len(moved)
 
     async def stop(self, alert_id: int, lifecycle: Lifecycle, by: str) -> int:
-        """Cancel / supersede / expire an alert: no further sends, pending ones marked."""
+        """Cancel / supersede / expire an alert: no further sends (running jobs stop within one
+        batch), pending ones marked, its retries dropped."""
         await self.alerts.set_lifecycle(alert_id, lifecycle, by=by)
         state = State.EXPIRED if lifecycle is Lifecycle.EXPIRED else State.CANCELLED
-        shards = [int(s) for s in await self.redis.smembers(keys.alert_shards(alert_id))]
         nshards = await self.subscribers.shard_count()
         total = 0
-        for shard in range(nshards) if not shards else shards:
+        for shard in range(nshards):
             total += await self.stop_shard(alert_id, shard, state)
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(keys.alert_shards(alert_id))
         pipe.srem(keys.FANOUT_PENDING, alert_id)
+        for shard in range(nshards):
+            pipe.zrem(keys.RETRY_SCHEDULE, f"{alert_id}:{shard}")
         await pipe.execute()
         return total
 
@@ -492,3 +515,18 @@ class Engine:
             await self.alerts.set_lifecycle(alert_id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
             await self.redis.srem(keys.FANOUT_PENDING, alert_id)
             await self.redis.publish(keys.alert_events(alert_id), b'{"done":true}')
+
+    async def reopen(self, alert_id: int, shard: int) -> None:
+        """Send a finished shard again (late receipts made some subscribers fail over)."""
+        rec = await self.alerts.get(alert_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(keys.alert_shards(alert_id), shard)
+        pipe.sadd(keys.FANOUT_PENDING, alert_id)
+        await pipe.execute()
+        await self.alerts.set_lifecycle(alert_id, Lifecycle.SENDING, by="receipt-timeout",
+                                        only_from=(Lifecycle.DONE,))
+        await self.enqueue(alert_id, shard, rec.lane)
+
+    async def reap(self) -> int:
+        from .reaper import reap
+        return await reap(self)

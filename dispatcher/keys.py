@@ -18,6 +18,8 @@ FANOUT_PENDING = f"{PREFIX}:fanout:pending"     #: set of alert ids whose fan-ou
 API_KEYS = f"{PREFIX}:apikeys"                  #: hash sha256(key) → JSON {name, role, scopes}
 AUDIT = f"{PREFIX}:audit"                       #: stream of issuer and operator actions
 INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries for live streams
+RETRY_SCHEDULE = f"{PREFIX}:retries"           #: zset "<alert>:<shard>" → when its queued retries are due
+RECEIPT_CHECKS = f"{PREFIX}:receipt-checks"    #: zset "<alert>:<shard>:<channel id>" → when receipts are overdue
 TOTALS = f"{PREFIX}:totals"                    #: hash "<channel>:<state>" → transitions over all alerts
 REGION_NAMES = f"{PREFIX}:regions"              #: hash code → JSON names (optional overrides)
 
@@ -74,6 +76,11 @@ def shard_lease(shard: int, alert_id: int) -> str:
 def shard_queued(shard: int, alert_id: int) -> str:
     """Set while this shard job waits in a queue (cleared when a worker takes it)."""
     return f"{PREFIX}:{shard_tag(shard)}:queued:{alert_id}"
+
+
+def retry_rounds(alert_id: int) -> str:
+    """hash shard → how many times that shard's retries were put off to the schedule."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:rounds"
 
 
 # -- per alert ------------------------------------------------------------

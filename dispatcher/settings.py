@@ -14,6 +14,17 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _pairs(value: str) -> tuple[tuple[str, int], ...]:
+    """"hms=5,sms=3" → (("hms", 5), ("sms", 3))."""
+    out = []
+    for item in _list(value):
+        name, _, n = item.partition("=")
+        if not n.strip().isdigit():
+            raise ValueError(f"expected channel=number, got {item!r}")
+        out.append((name.strip(), int(n)))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Redis to use; empty means start the embedded one under ``data_dir``.
@@ -42,6 +53,13 @@ class Settings:
     channels: tuple[str, ...] = ()
     #: How SMS goes out: "http" (batched gateway API) or "smpp" (SMPP 3.4 transceiver).
     sms_transport: str = "http"
+    #: Attempts per send on one channel before the subscriber fails over ("hms=5,sms=3" per channel).
+    max_attempts: int = 4
+    max_attempts_by_channel: tuple[tuple[str, int], ...] = ()
+    #: Retry waits up to this long happen in place; longer ones go to the retry schedule (s).
+    retry_in_place_max_s: float = 2.0
+    #: Times a shard's retries may be put off to the schedule before they fail over.
+    max_retry_rounds: int = 5
     #: A shard job's lease: if its worker dies, another takes the shard over after this long (s).
     lease_s: float = 10.0
     #: Actual alerts of these severities wait for an operator's approval before fan-out.
@@ -69,8 +87,15 @@ class Settings:
             approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
             channels=_list(_env("WARNCAST_CHANNELS", "")),
             lease_s=float(_env("WARNCAST_LEASE_S", "10")),
+            max_attempts=int(_env("WARNCAST_MAX_ATTEMPTS", "4")),
+            max_attempts_by_channel=_pairs(_env("WARNCAST_MAX_ATTEMPTS_BY_CHANNEL", "")),
+            retry_in_place_max_s=float(_env("WARNCAST_RETRY_IN_PLACE_MAX_S", "2")),
+            max_retry_rounds=int(_env("WARNCAST_MAX_RETRY_ROUNDS", "5")),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
         )
+
+    def attempts_for(self, channel: str) -> int:
+        return dict(self.max_attempts_by_channel).get(channel, self.max_attempts)
 
     def public(self) -> dict[str, object]:
         """Settings safe to show an operator (no secrets)."""

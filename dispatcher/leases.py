@@ -1,0 +1,37 @@
+"""Shard-job leases: one holder per (alert, shard) at a time, renewed every batch, taken over by
+another worker when its holder dies and the lease runs out."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from . import keys
+
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Leases:
+    def __init__(self, redis, lease_s: float):
+        self.redis = redis
+        self.ms = int(lease_s * 1000)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._renew = redis.register_script(RENEW)
+        self._release = redis.register_script(RELEASE)
+
+    async def acquire(self, shard: int, alert_id: int) -> bool:
+        return bool(await self.redis.set(keys.shard_lease(shard, alert_id), self.owner, nx=True, px=self.ms))
+
+    async def renew(self, pipe, shard: int, alert_id: int) -> None:
+        """Queue a renewal in a pipeline; its reply is 1 while we hold the lease, 0 once it is lost."""
+        await self._renew(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner, self.ms], client=pipe)
+
+    async def release(self, shard: int, alert_id: int) -> None:
+        await self._release(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner])
