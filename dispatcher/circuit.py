@@ -24,7 +24,6 @@ Time is the Redis server's unless a ``clock`` is injected (tests).
 """
 from __future__ import annotations
 
-import time
 from enum import Enum
 from typing import Any, Callable
 

@@ -90,7 +90,9 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
     port = free_port()
     os.environ.update(sims.env())
     os.environ["WARNCAST_SMS_CALLBACK_URL"] = f"http://127.0.0.1:{port}/callbacks/sms"
-    settings = dataclasses.replace(Settings.from_env(), channels=("hms", "sms"), sms_transport="http")
+    # The simulators take whatever they are sent; a real deployment sets its providers' quotas.
+    settings = dataclasses.replace(Settings.from_env(), channels=("hms", "sms"), sms_transport="http",
+                                   rate_limits=(("hms", 1_000_000), ("sms", 1_000_000)))
     store = start_embedded(settings.data_dir / "demo")
     admin = store.sync()
     admin.flushall()

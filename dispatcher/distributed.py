@@ -82,6 +82,7 @@ class Runtime:
         from channels import registry
 
         from .fanout import Engine
+        from .guard import RedisGuard
         from .receipts import ReceiptSink
 
         self.settings = settings
@@ -98,7 +99,8 @@ class Runtime:
             for ch in chans.values():
                 await ch.open()
             engine = Engine(r, settings, chans, submit=enqueue_to_rq(self.store),
-                            preempt=higher_waiting_rq(self.store))
+                            preempt=higher_waiting_rq(self.store),
+                            guard=RedisGuard(r, rate_limits=dict(settings.rate_limits)))
             return r, engine
 
         self.redis, self.engine = self.call(build())

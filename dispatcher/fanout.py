@@ -39,6 +39,7 @@ from subscribers.store import SubscriberStore
 
 from . import keys
 from .alerts import STOPPED, AlertRecord, AlertStore, Lifecycle, fans_out
+from .circuit import Permit
 from .delivery import State, Transitions, count, states
 from .leases import Leases
 from .render import Renderer
@@ -58,13 +59,13 @@ class Guard:
     """What a send passes through before it goes out: the provider's circuit and rate limit.
     This one lets everything through; ``dispatcher.guard.RedisGuard`` shares both across workers."""
 
-    async def allow(self, channel: Channel) -> bool:
-        return True
+    async def permit(self, channel: Channel) -> Permit:
+        return Permit.ALLOWED
 
     async def take(self, channel: Channel, n: int) -> None:
         return None
 
-    async def record(self, channel: Channel, successes: int, failures: int) -> None:
+    async def record(self, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
         return None
 
 
@@ -357,7 +358,8 @@ class Engine:
             return EMPTY
         if not len(claimed):
             return EMPTY
-        if not await self.guard.allow(channel):
+        permit = Permit.ALLOWED if channel.name == "inapp" else await self.guard.permit(channel)
+        if permit is Permit.DENIED:
             open_ = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
             return await self._record(rec, shard, channel, {int(o): open_ for o in claimed}, {}, None, report, run)
         ep_of = dict(zip(offsets.tolist(), endpoints))
@@ -369,7 +371,8 @@ class Engine:
         for attempt in range(1, attempts + 1):
             if rec.expires_at is not None and self.clock() >= rec.expires_at:
                 break
-            await self.guard.take(channel, len(pending))
+            if channel.name != "inapp":
+                await self.guard.take(channel, len(pending))
             offs = list(pending)
             answers = await channel.send(notice, [pending[o] for o in offs])
             retry_after = 0.0
@@ -379,8 +382,11 @@ class Engine:
                     retry_after = max(retry_after, res.retry_after_s or 0.0)
                 else:
                     del pending[o]
-            await self.guard.record(channel, sum(r.ok for r in answers),
-                                    sum(r.outcome is Outcome.RETRY for r in answers))
+            if channel.name != "inapp":
+                await self.guard.record(channel, sum(r.ok for r in answers),
+                                        sum(r.outcome is Outcome.RETRY for r in answers), probe=permit is Permit.PROBE)
+                if permit is Permit.PROBE:
+                    permit = Permit.ALLOWED
             if not pending or attempt == attempts:
                 break
             delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
@@ -443,7 +449,8 @@ class Engine:
         report.failover += n_over
         report.queued += n_queued
         report.expired += len(moved_expired) // 2
-        report.by_channel[channel.name] = report.by_channel.get(channel.name, 0) + n_sent
+        if n_sent:
+            report.by_channel[channel.name] = report.by_channel.get(channel.name, 0) + n_sent
         if n_queued:
             run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
         base = shard * self.size

@@ -25,7 +25,10 @@ TO_STATE = {ReceiptStatus.DELIVERED: State.DELIVERED, ReceiptStatus.FAILED: Stat
 
 
 class ReceiptSink:
-    def __init__(self, redis, shard_size: int, flush_s: float = 0.05):
+    """Receipts can overtake the send they report on (the provider answers the callback before our
+    record of its message id is written); those are held and tried again for ``early_window_s``."""
+
+    def __init__(self, redis, shard_size: int, flush_s: float = 0.05, early_window_s: float = 60.0):
         self.redis = redis
         self.size = shard_size
         self.flush_s = flush_s
@@ -33,6 +36,9 @@ class ReceiptSink:
         self.transitions = Transitions(redis)
         self._buffer: list[Receipt] = []
         self._task: asyncio.Task | None = None
+        self.early_window_s = early_window_s
+        self._early: list[tuple[float, Receipt]] = []
+        self._early_task: asyncio.Task | None = None
         self.recorded = 0
         self.unmatched = 0
 
@@ -54,21 +60,27 @@ class ReceiptSink:
         while self._task is not None and not self._task.done():
             await self._task
 
+    async def close(self) -> None:
+        await self.drain()
+        if self._early_task is not None:
+            self._early_task.cancel()
+            await asyncio.gather(self._early_task, return_exceptions=True)
+
     async def ingest(self, receipts: Sequence[Receipt]) -> int:
         """Record receipts; duplicates and late ones change nothing. Returns how many moved a state."""
         if not receipts:
             return 0
         found = await self.redis.mget([keys.provider_message(r.channel, r.provider_id) for r in receipts])
         groups: dict[tuple[int, int, State, str], list[int]] = defaultdict(list)
+        now = time.time()
         for r, hit in zip(receipts, found):
             if hit is None:
-                self.unmatched += 1
+                self._hold(r, now)
                 continue
             alert_id, sid = (int(x) for x in hit.split(b":"))
             shard, off = divmod(sid, self.size)
             groups[(alert_id, shard, TO_STATE[r.status], r.channel)].append(off)
         moved_total = 0
-        now = time.time()
         for (alert_id, shard, state, channel), offs in groups.items():
             moved = await self.transitions.apply(self.redis, shard, alert_id, state, np.unique(np.array(offs)))
             if len(moved):
@@ -79,3 +91,26 @@ class ReceiptSink:
                 moved_total += len(moved)
         self.recorded += moved_total
         return moved_total
+
+    def _hold(self, receipt: Receipt, now: float, first_seen: float | None = None) -> None:
+        self._early.append((first_seen or now, receipt))
+        if self._early_task is None or self._early_task.done():
+            self._early_task = asyncio.ensure_future(self._retry_early())
+
+    async def _retry_early(self) -> None:
+        while self._early:
+            await asyncio.sleep(0.25)
+            held, self._early = self._early, []
+            now = time.time()
+            keep = [(t, r) for t, r in held if now - t < self.early_window_s]
+            self.unmatched += len(held) - len(keep)
+            if not keep:
+                continue
+            found = await self.redis.mget([keys.provider_message(r.channel, r.provider_id) for _, r in keep])
+            ready = [r for (t, r), hit in zip(keep, found) if hit is not None]
+            self._early.extend((t, r) for (t, r), hit in zip(keep, found) if hit is None)
+            if ready:
+                try:
+                    await self.ingest(ready)
+                except Exception:
+                    log.exception("recording %d early receipts failed", len(ready))

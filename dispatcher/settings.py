@@ -60,6 +60,8 @@ class Settings:
     retry_in_place_max_s: float = 2.0
     #: Times a shard's retries may be put off to the schedule before they fail over.
     max_retry_rounds: int = 5
+    #: Provider quotas in messages per second ("sms=2000,hms=50000"); default: each adapter's own.
+    rate_limits: tuple[tuple[str, int], ...] = ()
     #: A shard job's lease: if its worker dies, another takes the shard over after this long (s).
     lease_s: float = 10.0
     #: Actual alerts of these severities wait for an operator's approval before fan-out.
@@ -91,6 +93,7 @@ class Settings:
             max_attempts_by_channel=_pairs(_env("WARNCAST_MAX_ATTEMPTS_BY_CHANNEL", "")),
             retry_in_place_max_s=float(_env("WARNCAST_RETRY_IN_PLACE_MAX_S", "2")),
             max_retry_rounds=int(_env("WARNCAST_MAX_RETRY_ROUNDS", "5")),
+            rate_limits=_pairs(_env("WARNCAST_RATE_LIMITS", "")),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
         )
 

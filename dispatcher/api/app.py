@@ -10,6 +10,7 @@ from channels import registry
 
 from ..auth import KeyStore
 from ..fanout import Engine
+from ..guard import RedisGuard
 from ..pool import LocalPool
 from ..receipts import ReceiptSink
 from ..settings import Settings
@@ -45,7 +46,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             on_receipt=sink.add)
         for ch in chans.values():
             await ch.open()
-        engine = Engine(redis, settings, chans)
+        engine = Engine(redis, settings, chans, guard=RedisGuard(redis, rate_limits=dict(settings.rate_limits)))
         n = settings.workers if workers is None else workers
         pool = LocalPool(engine, n) if n > 0 else None
         if pool is None:
@@ -66,7 +67,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             reaper.cancel()
         for ch in chans.values():
             await ch.close()
-        await sink.drain()
+        await sink.close()
         await redis.aclose()
 
     app.cleanup_ctx.append(resources)
