@@ -21,7 +21,6 @@ INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries fo
 RETRY_SCHEDULE = f"{PREFIX}:retries"           #: zset "<alert>:<shard>" → when its queued retries are due
 RECEIPT_CHECKS = f"{PREFIX}:receipt-checks"    #: zset "<alert>:<shard>:<channel id>" → when receipts are overdue
 TOTALS = f"{PREFIX}:totals"                    #: hash "<channel>:<state>" → transitions over all alerts
-REGION_NAMES = f"{PREFIX}:regions"              #: hash code → JSON names (optional overrides)
 
 
 def shard_tag(shard: int) -> str:
@@ -51,11 +50,6 @@ def endpoints(shard: int, channel: str) -> str:
 def geo_cell(shard: int, cell: str) -> str:
     """set of offsets located in one H3 cell."""
     return f"{PREFIX}:{shard_tag(shard)}:h3:{cell}"
-
-
-def geo_cells(shard: int) -> str:
-    """hash offset → H3 cell the subscriber is indexed under."""
-    return f"{PREFIX}:{shard_tag(shard)}:h3cell"
 
 
 def delivery_state(shard: int, alert_id: int) -> str:

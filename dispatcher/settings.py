@@ -29,6 +29,10 @@ def _pairs(value: str) -> tuple[tuple[str, int], ...]:
 class Settings:
     #: Redis to use; empty means start the embedded one under ``data_dir``.
     redis_url: str = ""
+    #: Redis Sentinel addresses ("host:port,host:port") and the monitored service name; when set,
+    #: the master is found through them (REDIS_URL then only gives the database and password).
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_service: str = "warncast"
     #: Where the embedded Redis keeps its AOF and dump files.
     data_dir: Path = Path("var")
     #: Subscriber ids per shard: one fan-out job and one slice of every index.
@@ -75,6 +79,8 @@ class Settings:
         return cls(
             redis_url=os.environ.get("REDIS_URL", os.environ.get("WARNCAST_REDIS_URL", "")),
             data_dir=Path(_env("WARNCAST_DATA_DIR", "var")),
+            sentinels=tuple((h, int(p)) for h, _, p in (a.rpartition(":") for a in _list(_env("WARNCAST_SENTINELS", "")))),
+            sentinel_service=_env("WARNCAST_SENTINEL_SERVICE", "warncast"),
             shard_size=int(_env("WARNCAST_SHARD_SIZE", "32768")),
             host=_env("WARNCAST_HOST", "127.0.0.1"),
             port=int(_env("WARNCAST_PORT", "8080")),

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel as AioSentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from .settings import Settings
 
@@ -28,18 +31,37 @@ EMBEDDED_CONFIG = {
 
 @dataclass
 class Store:
-    """Where Redis is and how to reach it; owns the embedded server when there is one."""
+    """Where Redis is and how to reach it; owns the embedded server when there is one.
+
+    With ``sentinels`` the master of ``service`` is found through Redis Sentinel (and found again
+    after a failover); ``url`` then only carries the database number and credentials."""
 
     url: str
     embedded: Any = field(default=None, repr=False)
+    sentinels: tuple[tuple[str, int], ...] = ()
+    service: str = "warncast"
 
     def sync(self, **kw: Any) -> redis.Redis:
+        if self.sentinels:
+            return Sentinel(self.sentinels, **kw).master_for(self.service, **self._url_kwargs())
         return redis.Redis.from_url(self.url, **kw)
 
     def aio(self, max_connections: int = 64, **kw: Any) -> aioredis.Redis:
         """An asyncio client whose pool waits for a free connection instead of failing."""
+        if self.sentinels:
+            return AioSentinel(self.sentinels, **kw).master_for(self.service, max_connections=max_connections,
+                                                                 **self._url_kwargs())
         pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=max_connections, timeout=60, **kw)
         return aioredis.Redis(connection_pool=pool)
+
+    def _url_kwargs(self) -> dict[str, Any]:
+        u = urlparse(self.url) if self.url else None
+        out: dict[str, Any] = {}
+        if u and u.path.strip("/").isdigit():
+            out["db"] = int(u.path.strip("/"))
+        if u and u.password:
+            out["password"] = u.password
+        return out
 
     def close(self) -> None:
         """Stop the embedded server (it saves first); a no-op for an external Redis."""
@@ -67,7 +89,9 @@ def start_embedded(data_dir) -> Store:
 
 
 def open_store(settings: Settings) -> Store:
-    """Use REDIS_URL if set, else the embedded server."""
+    """Use Sentinel or REDIS_URL if set, else the embedded server."""
+    if settings.sentinels:
+        return Store(url=settings.redis_url, sentinels=settings.sentinels, service=settings.sentinel_service)
     if settings.redis_url:
         return Store(url=settings.redis_url)
     store = start_embedded(settings.data_dir)
