@@ -12,6 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .. import keys
 from ..alerts import Lifecycle
+from ..circuit import Circuits
 from ..stats import alert_stats, totals
 from . import context as ctx
 from .common import caller, int_param, json_response
@@ -31,6 +32,7 @@ async def stats(request: web.Request) -> web.Response:
         "pending_fanouts": await redis.scard(keys.FANOUT_PENDING),
         "queued_shard_jobs": pool.queue.qsize() if pool else None,
         "totals": await totals(redis),
+        "providers": await Circuits(redis).snapshot(),
         "alerts": [{**r.summary(), "stats": await alert_stats(redis, r.id)} for r in recent],
         "time": time.time(),
     })
@@ -42,8 +44,8 @@ async def dashboard(request: web.Request) -> web.FileResponse:
 
 
 class _Collector:
-    def __init__(self, data: dict, subscribers: int, pending: int):
-        self.data, self.subscribers, self.pending = data, subscribers, pending
+    def __init__(self, data: dict, subscribers: int, pending: int, providers: dict):
+        self.data, self.subscribers, self.pending, self.providers = data, subscribers, pending, providers
 
     def collect(self):
         c = CounterMetricFamily("warncast_transitions", "Delivery state transitions", labels=["channel", "state"])
@@ -53,6 +55,14 @@ class _Collector:
         yield c
         yield GaugeMetricFamily("warncast_subscribers", "Subscribers stored", value=self.subscribers)
         yield GaugeMetricFamily("warncast_pending_fanouts", "Alerts whose fan-out has not finished", value=self.pending)
+        g = GaugeMetricFamily("warncast_circuit_open", "1 while a provider's circuit is open or half-open",
+                              labels=["provider"])
+        o = CounterMetricFamily("warncast_circuit_opened", "Times a provider's circuit opened", labels=["provider"])
+        for name, snap in sorted(self.providers.items()):
+            g.add_metric([name], 0 if snap["state"] == "closed" else 1)
+            o.add_metric([name], snap.get("opened", 0))
+        yield g
+        yield o
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -61,7 +71,7 @@ async def metrics(request: web.Request) -> web.Response:
     engine, redis = request.app[ctx.ENGINE], request.app[ctx.REDIS]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(await totals(redis), await engine.subscribers.count(),
-                                 await redis.scard(keys.FANOUT_PENDING)))
+                                 await redis.scard(keys.FANOUT_PENDING), await Circuits(redis).snapshot()))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 

@@ -69,6 +69,7 @@ async def test_unregistered_tokens_fail_over_to_sms_and_are_pruned(store, redis_
             _, page = await api.call("GET", f"/api/v1/alerts/{alert['id']}/deliveries?limit=100")
             by_id = {d["subscriber_id"]: d for d in page["deliveries"]}
             assert {by_id[i]["channel"] for i in gone} == {"sms"}
+            assert {tuple(by_id[i]["tried"]) for i in gone} == {("hms", "sms")}       # the chain tried
             # the SMS gateway's signed delivery reports arrive at /callbacks/sms
             await sims.sims["sms"].drain_receipts()
 

@@ -61,3 +61,12 @@ async def test_alert_events_stream_progress_until_done(api):
                                headers=api.headers("issuer")) as resp:
         text = (await resp.read()).decode()
     assert "event: progress" in text and text.rstrip().endswith('data: {"lifecycle":"done"}')
+
+
+async def test_open_circuits_show_in_stats_and_metrics(api, redis_aio):
+    from dispatcher.circuit import Circuits
+    await Circuits(redis_aio).record("hms", 0, 50)
+    _, stats = await api.call("GET", "/api/v1/stats", "operator")
+    assert stats["providers"]["hms"]["state"] == "open" and stats["providers"]["hms"]["opened"] == 1
+    _, text = await api.call("GET", "/metrics", "operator")
+    assert b'warncast_circuit_open{provider="hms"} 1.0' in text
