@@ -49,6 +49,16 @@ from .targeting import Target, resolve_shard, target_for
 log = logging.getLogger(__name__)
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
+#: Note the channel each subscriber failed over from (offsets packed as uint16); a rare path.
+NOTE_FAILOVER = """
+for i = 1, #ARGV[2] - 1, 2 do
+  local lo, hi = string.byte(ARGV[2], i, i + 1)
+  local f = tostring(lo + hi * 256)
+  local prev = redis.call('HGET', KEYS[1], f)
+  redis.call('HSET', KEYS[1], f, prev and (prev .. ',' .. ARGV[1]) or ARGV[1])
+end
+return 1
+"""
 #: Full-jitter exponential backoff between attempts (s), before any Retry-After.
 BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
 SEVERE = ("Severe", "Extreme")
@@ -127,6 +137,7 @@ class Engine:
         self.clock = clock
         self._targets: dict[int, Target] = {}
         self._set_if_absent = redis.register_script(SET_IF_ABSENT)
+        self._note_failover = redis.register_script(NOTE_FAILOVER)
 
     # -- planning ----------------------------------------------------------
     def target(self, rec: AlertRecord) -> Target:
@@ -440,6 +451,10 @@ class Engine:
                 reasons[k] = reasons.get(k, 0) + 1
         for k, v in reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, v)
+        if n_over:
+            await self._note_failover(keys=[keys.failed_channels(shard, alert_id)],
+                                      args=[channel.name, moved_over],
+                                      client=pipe)
         if n_sent and receipts and rec.alert.severity() in SEVERE:
             pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
         pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": channel.name,

@@ -62,6 +62,11 @@ def delivery_channel(shard: int, alert_id: int) -> str:
     return f"{PREFIX}:{shard_tag(shard)}:dch:{alert_id}"
 
 
+def failed_channels(shard: int, alert_id: int) -> str:
+    """hash offset → comma-separated channels the subscriber failed over from, in order."""
+    return f"{PREFIX}:{shard_tag(shard)}:fo:{alert_id}"
+
+
 def shard_lease(shard: int, alert_id: int) -> str:
     """Held (owner, with a TTL renewed every batch) by the worker running this shard job."""
     return f"{PREFIX}:{shard_tag(shard)}:lease:{alert_id}"

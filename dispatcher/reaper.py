@@ -106,6 +106,8 @@ async def _overdue_receipts(engine) -> int:
             pipe = engine.redis.pipeline(transaction=False)
             count(pipe, alert_id, name, State.FAILOVER, len(moved))
             pipe.hincrby(keys.counters(alert_id), f"reason:{name}:receipt_timeout", len(moved))
+            for off in moved.tolist():
+                pipe.hset(keys.failed_channels(shard, alert_id), off, name)
             await pipe.execute()
             await engine.reopen(alert_id, shard)
             n += 1

@@ -9,7 +9,6 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from subscribers import columns as C
 from subscribers.columns import CHANNEL_NAMES
 
 from .. import cap, keys
@@ -131,19 +130,21 @@ async def deliveries(request: web.Request) -> web.Response:
         pipe = engine.redis.pipeline(transaction=False)
         pipe.get(keys.delivery_state(shard, rec.id))
         pipe.get(keys.delivery_channel(shard, rec.id))
-        pipe.get(keys.column(shard, C.CHAIN.name))
-        raw, rawch, rawchain = await pipe.execute()
+        pipe.hgetall(keys.failed_channels(shard, rec.id))
+        raw, rawch, failed = await pipe.execute()
         st = states(raw, size)
         chans = states(rawch, size)
-        chains = C.decode(C.CHAIN, rawchain, size)
+        failed = {int(k): v.decode().split(",") for k, v in failed.items()}
         mask = st == State[wanted.upper()] if wanted else st != State.NONE
         offs = np.flatnonzero(mask)
         offs = offs[offs + shard * size >= cursor]
         for o in offs[: limit - len(out)].tolist():
             used = CHANNEL_NAMES.get(int(chans[o]))
-            chain = C.unpack_chain(int(chains[o]))
+            tried = failed.get(o, [])
+            if used and (not tried or tried[-1] != used):
+                tried = tried + [used]
             out.append({"subscriber_id": shard * size + o, "state": State(int(st[o])).label, "channel": used,
-                        "tried": chain[:chain.index(used) + 1] if used in chain else ([used] if used else [])})
+                        "tried": tried})
         shard += 1
     nxt = out[-1]["subscriber_id"] + 1 if len(out) == limit else None
     return json_response({"alert_id": rec.id, "deliveries": out, "next_cursor": nxt})
