@@ -9,6 +9,8 @@ from enum import Enum
 import orjson
 import redis.asyncio as aioredis
 
+from subscribers import regions
+
 from . import cap, keys
 from .errors import Conflict, NotFound, Rejected
 
@@ -73,6 +75,8 @@ class AlertRecord:
             "status": a.status, "msgType": a.msg_type, "scope": a.scope, "lifecycle": self.lifecycle.value,
             "severity": a.severity(), "urgency": a.urgency(), "event": info.event if info else None,
             "headline": info.headline if info else None, "lane": self.lane, "issuer": self.issuer,
+            "regions": [{"code": c, "name": regions.name(c, "zh-CN"), "name_en": regions.name(c, "en")}
+                        for c in a.geocodes()],
             "accepted_at": self.accepted_at, "expires_at": self.expires_at, "references": self.references,
             "links": self.links(),
         }

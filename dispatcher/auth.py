@@ -3,6 +3,7 @@ and subscriber tokens (see subscribers.store)."""
 from __future__ import annotations
 
 import hashlib
+from math import cos, radians
 import hmac
 import secrets
 import time
@@ -51,8 +52,9 @@ class KeyStore:
         if role == "issuer" and not scopes:
             raise ValueError("an issuer key needs scopes: region-code prefixes such as 110105, or *")
         for s in scopes:
-            if s != "*" and not (s.isdigit() and len(s) in (2, 4, 6, 9, 12)):
-                raise ValueError(f"scope {s!r} is not a region code of 2/4/6/9/12 digits or *")
+            if s != "*" and not (s.isdigit() and len(s) in (2, 4, 6, 9, 12)) and parse_bbox(s) is None:
+                raise ValueError(f"scope {s!r} is not a region code of 2/4/6/9/12 digits, "
+                                 "bbox:south,west,north,east, or *")
         key = f"wk_{secrets.token_urlsafe(32)}"
         await self.redis.hset(keys.API_KEYS, _hash(key),
                               orjson.dumps({"name": name, "role": role, "scopes": scopes, "created": time.time()}))
@@ -73,21 +75,48 @@ class KeyStore:
         return [{k: v for k, v in orjson.loads(raw).items()} for raw in (await self.redis.hgetall(keys.API_KEYS)).values()]
 
 
+def parse_bbox(scope: str) -> tuple[float, float, float, float] | None:
+    """A geometry scope "bbox:south,west,north,east" (degrees), or None if it is not one."""
+    if not scope.startswith("bbox:"):
+        return None
+    try:
+        south, west, north, east = (float(x) for x in scope[5:].split(","))
+    except ValueError:
+        return None
+    if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+        return None
+    return south, west, north, east
+
+
+def _inside(lat: float, lon: float, boxes) -> bool:
+    return any(s <= lat <= n and w <= lon <= e for s, w, n, e in boxes)
+
+
 def authorize_alert(caller: Caller, alert: cap.Alert) -> None:
-    """Issuers may alert only inside their scopes: every area must name region codes under them."""
+    """Issuers may alert only inside their scopes: every geocode under one of their region codes,
+    every polygon and circle inside one of their bounding boxes."""
     caller.require("issuer", "admin")
     if "*" in caller.scopes:
         return
+    codes_ok = [s for s in caller.scopes if s.isdigit()]
+    boxes = [b for b in map(parse_bbox, caller.scopes) if b]
     for i, info in enumerate(alert.infos):
         for j, area in enumerate(info.areas):
-            codes = [g.value for g in area.geocodes]
-            if not codes:
-                raise Forbidden(f"alert/info[{i}]/area[{j}] names no region code; an issuer scoped to "
-                                f"{', '.join(caller.scopes)} must name region codes in every area")
-            for code in codes:
-                if not any(code.startswith(s) for s in caller.scopes):
+            where = f"alert/info[{i}]/area[{j}]"
+            for code in (g.value for g in area.geocodes):
+                if not any(code.startswith(s) for s in codes_ok):
                     raise Forbidden(f"issuer {caller.name} may alert {', '.join(caller.scopes)} only; "
-                                    f"alert/info[{i}]/area[{j}] names {code}")
+                                    f"{where} names {code}")
+            shapes = [pt for poly in area.polygons for pt in poly]
+            shapes += [pt for lat, lon, r in area.circles
+                       for pt in ((lat - r / 111.0, lon), (lat + r / 111.0, lon),
+                                  (lat, lon - r / (111.0 * max(0.01, cos(radians(lat))))),
+                                  (lat, lon + r / (111.0 * max(0.01, cos(radians(lat))))))]
+            if shapes and not all(_inside(lat, lon, boxes) for lat, lon in shapes):
+                raise Forbidden(f"{where} draws a polygon or circle outside the bounding boxes issuer "
+                                f"{caller.name} may alert ({', '.join(s for s in caller.scopes if s.startswith('bbox:')) or 'none'})")
+            if not area.geocodes and not shapes:
+                raise Forbidden(f"{where} names no region and draws no shape")
 
 
 def unauthorized() -> Unauthorized:

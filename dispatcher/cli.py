@@ -84,10 +84,11 @@ def worker(processes: int, burst: bool) -> None:
 @click.option("--subscribers", "n", type=int, default=200_000, show_default=True)
 @click.option("--devices", type=int, default=40, show_default=True,
               help="Simulated phones that hold the in-app stream open and acknowledge.")
-def demo(n: int, devices: int) -> None:
+@click.option("--polygon", is_flag=True, help="Also publish the sample polygon-and-circle warning.")
+def demo(n: int, devices: int, polygon: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
-    sys.exit(_run(run_demo(n, devices)))
+    sys.exit(_run(run_demo(n, devices, polygon)))
 
 
 @main.command()
@@ -126,6 +127,7 @@ def status(alert_id: int) -> None:
     from rich.console import Console
     body = resp.json()
     Console().print(f"alert {body['id']} · {body['headline']} · {body['severity']} · {body['lifecycle']}")
+    Console().print("regions: " + ", ".join(f"{r['code']} {r['name'] or ''}" for r in body.get("regions", [])))
     Console().print(stats_table(body["stats"]))
 
 
@@ -195,7 +197,8 @@ def keys() -> None:
 @click.option("--name", required=True, help="Who the key is for, e.g. chaoyang-emergency.")
 @click.option("--role", type=click.Choice(["issuer", "operator", "admin"]), required=True)
 @click.option("--scope", "scopes", multiple=True,
-              help="Region-code prefix an issuer may alert (repeatable), or * for everywhere.")
+              help="What an issuer may alert (repeatable): a region-code prefix such as 110105, "
+                   "a bounding box for polygons and circles as bbox:south,west,north,east, or * for everywhere.")
 def keys_create(name: str, role: str, scopes: tuple[str, ...]) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
     from .auth import KeyStore

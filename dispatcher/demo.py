@@ -35,6 +35,8 @@ from .settings import Settings
 from .store import start_embedded
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
+#: Beijing's bounding box, the geometry scope of the demo's issuer (south,west,north,east).
+BEIJING_BBOX = "bbox:39.44,115.42,41.06,117.51"
 console = Console(width=max(132, Console().width))
 
 
@@ -84,7 +86,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_demo(n: int = 200_000, devices: int = 40) -> int:
+async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -> int:
     started = time.perf_counter()
     sims = await SimulatorSet(("hms", "sms")).start({"hms": 0, "sms": 0})
     port = free_port()
@@ -103,7 +105,7 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
     tasks: list[asyncio.Task] = []
     try:
         ks = KeyStore(redis)
-        issuer_key = await ks.create("beijing-meteorological-bureau", "issuer", ["11"])
+        issuer_key = await ks.create("beijing-meteorological-bureau", "issuer", ["11", BEIJING_BBOX])
         operator_key = await ks.create("demo-operator", "operator")
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -169,6 +171,8 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
         ok = stats["totals"]["sent"] == stats["targeted"] and acked == devices
         if not ok:
             console.print("[red]not every targeted subscriber was reached")
+        if polygon:
+            ok = await _polygon_alert(session, url, issuer_key, operator_key) and ok
         return 0 if ok else 1
     finally:
         for t in tasks:
@@ -179,6 +183,28 @@ async def run_demo(n: int = 200_000, devices: int = 40) -> int:
         await runner.cleanup()
         await sims.stop()
         store.close()
+
+
+async def _polygon_alert(session, url: str, issuer_key: str, operator_key: str) -> bool:
+    """Publish the bundled orange warning whose area is a polygon and a circle over the north-east of
+    Beijing: it reaches located subscribers inside them (and in-area subscribers may decline it)."""
+    xml = sample_alert("rainstorm_polygon.xml")
+    async with session.post(f"{url}/api/v1/alerts", data=xml, headers={
+            "Authorization": f"Bearer {issuer_key}", "Content-Type": "application/cap+xml"}) as resp:
+        accepted = await resp.json()
+        if resp.status != 202:
+            console.print(f"[red]publishing the polygon alert failed: {resp.status} {accepted}")
+            return False
+    t0 = time.perf_counter()
+    while True:
+        _, body = await _get(session, f"{url}/api/v1/alerts/{accepted['id']}", operator_key)
+        if body["lifecycle"] != "sending":
+            break
+        await asyncio.sleep(0.1)
+    stats = body["stats"]
+    console.print(stats_table(stats, title=f"alert {accepted['id']} · {body['headline']} · polygon and circle · "
+                                           f"{body['lifecycle']} in {time.perf_counter() - t0:.2f} s"))
+    return stats["totals"]["sent"] == stats["targeted"]
 
 
 async def _post(session, url, key, data):

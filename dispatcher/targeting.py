@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from subscribers import columns as C
+from subscribers import regions
 
 from . import geo_targeting, keys
 from .alerts import AlertRecord, top_tier
@@ -51,7 +52,8 @@ def target_for(rec: AlertRecord) -> Target:
         for c in info.categories:
             cats |= C.CATEGORY_BIT.get(c, 0)
         for area in info.areas if own_area else ():
-            codes.update(g.value for g in area.geocodes if g.value.isdigit() and len(g.value) in (2, 4, 6, 9, 12))
+            codes.update(regions.normalize(g.value) for g in area.geocodes
+                         if g.value.isdigit() and len(g.value) in regions.CODE_LENGTHS)
             polygons.extend(area.polygons)
             circles.extend(area.circles)
     ranges = np.array([C.code_range(c) for c in sorted(codes)], dtype=np.uint64).reshape(-1, 2)

@@ -8,6 +8,7 @@ from typing import Any
 from channels import endpoints as endpoint_checks
 
 from . import columns as C
+from . import regions
 from .errors import ValidationError
 
 SUBSCRIBER_CHANNELS = ("inapp", "hms", "fcm", "apns", "webpush", "sms")
@@ -64,7 +65,9 @@ class Subscriber:
     def public(self) -> dict[str, Any]:
         """The API representation."""
         return {
-            "id": self.id, "regions": self.regions, "language": self.language, "channels": self.channels,
+            "id": self.id, "regions": self.regions,
+            "region_names": {c: regions.name(c, self.language) for c in self.regions},
+            "language": self.language, "channels": self.channels,
             "endpoints": {k: _mask(k, v) for k, v in self.endpoints.items()},
             "location": {"lat": self.location[0], "lon": self.location[1]} if self.location else None,
             "preferences": {"categories": self.categories, "min_severity": self.min_severity,

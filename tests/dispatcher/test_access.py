@@ -26,10 +26,25 @@ async def test_issuer_outside_its_scope_is_refused_with_the_reason(api):
     assert status == 202
 
 
-async def test_scoped_issuer_must_name_codes_for_polygons(api):
-    square = [(39.9, 116.4), (39.9, 116.5), (40.0, 116.5), (40.0, 116.4), (39.9, 116.4)]
-    status, body = await api.publish(cap_json(codes=(), polygons=[square]), who="chaoyang")
-    assert status == 403 and "names no region code" in body["error"]
+SQUARE = [(39.9, 116.4), (39.9, 116.5), (40.0, 116.5), (40.0, 116.4), (39.9, 116.4)]
+
+
+async def test_shapes_need_a_bounding_box_scope(api):
+    status, body = await api.publish(cap_json(codes=(), polygons=[SQUARE]), who="chaoyang")
+    assert status == 403 and "outside the bounding boxes" in body["error"]
+
+
+@pytest.mark.parametrize("shape,allowed", [
+    (dict(polygons=[SQUARE]), True),
+    (dict(circles=[(39.95, 116.45, 3)]), True),
+    (dict(circles=[(39.95, 116.45, 30)]), False),                      # reaches past the box
+    (dict(polygons=[[(39.9, 116.4), (39.9, 117.9), (40.0, 117.9), (39.9, 116.4)]]), False),
+])
+async def test_shapes_inside_the_issuers_box(api, shape, allowed):
+    from dispatcher.api import context as ctx
+    key = await api.app[ctx.KEYS].create("chaoyang-geo", "issuer", ["110105", "bbox:39.85,116.35,40.05,116.6"])
+    status, body = await api.publish(cap_json(codes=(), **shape), who=key)
+    assert status == (202 if allowed else 403), body
 
 
 @pytest.mark.parametrize("who,allowed", [("operator", False), ("issuer", True), ("admin", True)])

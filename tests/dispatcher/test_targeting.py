@@ -24,6 +24,9 @@ async def _reached(api, doc) -> set[int]:
     ("110105001", "110105", False),      # a street alert does not reach the whole district
     ("110105001", "110105002001", False),
     ("12", "110105", False),
+    ("110000", "110105001", True),       # a province written as six digits, GB/T 2260 style
+    ("110100", "110119", True),          # and the city level
+    ("110105000000", "110105001", True),
 ])
 async def test_region_hierarchy(api, alert_code, subscriber_code, reached):
     sub = await api.register(regions=[subscriber_code])
@@ -105,3 +108,26 @@ async def test_polygon_and_geocode_areas_union(api):
     square = [(39.9, 116.4), (39.9, 116.5), (40.0, 116.5), (40.0, 116.4), (39.9, 116.4)]
     got = await _reached(api, cap_json(codes=["110108"], polygons=[square]))
     assert located_in["id"] in got and by_code["id"] in got and located_out["id"] not in got
+
+
+async def test_moving_a_subscriber_moves_it_in_and_out_of_a_polygon_alert(api):
+    square = [(39.9, 116.4), (39.9, 116.5), (40.0, 116.5), (40.0, 116.4), (39.9, 116.4)]
+    sub = await api.register(regions=["110119"])                      # Yanqing, far from the square
+    assert sub["id"] not in await _reached(api, cap_json(codes=(), polygons=[square]))
+    status, moved = await api.call("PUT", f"/api/v1/subscribers/{sub['id']}/location", sub["token"],
+                                   json={"lat": 39.95, "lon": 116.45})
+    assert status == 200 and moved["location"] == {"lat": 39.95, "lon": 116.45}
+    assert sub["id"] in await _reached(api, cap_json(codes=(), polygons=[square]))
+    await api.call("PATCH", f"/api/v1/subscribers/{sub['id']}", sub["token"], json={"location": {"lat": 40.5, "lon": 116.0}})
+    assert sub["id"] not in await _reached(api, cap_json(codes=(), polygons=[square]))
+    status, err = await api.call("PUT", f"/api/v1/subscribers/{sub['id']}/location", sub["token"],
+                                 json={"lat": 39.95, "lon": 190})
+    assert status == 422 and err["errors"][0]["field"] == "location.lon"
+
+
+async def test_region_names_are_shown(api):
+    sub = await api.register(regions=["110105001", "110108"], language="en")
+    assert sub["region_names"] == {"110105001": "Jianwai Subdistrict", "110108": "Haidian"}
+    _, alert = await api.publish(cap_json(codes=["110105", "110108"]))
+    assert [(r["code"], r["name"], r["name_en"]) for r in alert["regions"]] == [
+        ("110105", "朝阳区", "Chaoyang"), ("110108", "海淀区", "Haidian")]
