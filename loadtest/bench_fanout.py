@@ -313,7 +313,8 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
             log(f"[{mode}] seeding {n:,} subscribers, publishing, measuring …", file=sys.stderr)
             runs[mode] = await run_once(plan, sims, tmp, settings, timeout_s)
             r = runs[mode]
-            log(f"[{mode}] accepted in {r['accepted_s']} s ({r['per_s']:,}/s), ledger ok: {r['ledger_ok']}",
+            log(f"[{mode}] accepted in {r['accepted_s']} s ({r['per_s']:,}/s), ledger ok: {r['ledger_ok']} "
+                f"(targeted {r['targeted']}, sent {r['by_channel']}, duplicates {r['duplicates']})",
                 file=sys.stderr)
         top = runs.get("embedded") or next(iter(runs.values()))
         keep = ("subscribers", "targeted", "sent", "duplicates", "resolve_ms", "first_send_ms", "accepted_s",

@@ -50,15 +50,25 @@ class CountingFaults(Faults):
         self.ledger = None
         self.stalled: list[tuple[str, str, str]] = []     # (alert, recipient, message id)
         self.stalled_requests = 0
+        self.injected: Counter = Counter()                  # transient faults handed out, by kind
         self._mark = 0
+
+    def pick_error(self) -> str | None:
+        code = super().pick_error()
+        if code is not None:
+            self.injected[code] += 1
+        return code
 
     def chance(self, rate: float) -> bool:
         hit = super().chance(rate)
         if type(rate) is StallRate:
             if hit and self.ledger is not None:
                 self._count_stall()
-        elif rate is self.drop_rate and self.ledger is not None:
-            self._mark = len(self.ledger.entries)
+        elif rate is self.drop_rate:
+            if hit:
+                self.injected["drop"] += 1
+            if self.ledger is not None:
+                self._mark = len(self.ledger.entries)
         return hit
 
     def _count_stall(self) -> None:

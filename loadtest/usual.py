@@ -149,7 +149,7 @@ async def run(n: int, sims, tmp: Path, timeout_s: float = 300.0, processes: int 
         await sims.reset()
         queue = Queue(QUEUE, connection=conn)
         jobs = [Queue.prepare_data(notify, args=(i, s.channels[0], s.endpoints.get(s.channels[0], ""), s.language,
-                                                 alert), result_ttl=60, job_timeout=60)
+                                                 alert), result_ttl=60, timeout=60)
                 for i, s in enumerate(subs)]
         t0 = time.time()
         for k in range(0, len(jobs), 1000):

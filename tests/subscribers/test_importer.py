@@ -80,7 +80,8 @@ async def test_good_csv_imports_everything(subs):
     first, second, third = await subs.get(0), await subs.get(1), await subs.get(2)
     assert (first.regions, first.language, first.channels) == (["110105"], "zh-CN", ["inapp"])
     assert second.public() | {"created": 0} == {
-        "id": 1, "regions": ["110108", "11"], "language": "en", "channels": ["sms", "inapp"],
+        "id": 1, "regions": ["110108", "11"], "region_names": {"110108": "Haidian", "11": "Beijing"},
+        "language": "en", "channels": ["sms", "inapp"],
         "endpoints": {"sms": "+861****00"}, "location": {"lat": 39.98, "lon": 116.30},
         "preferences": {"categories": ["Geo", "Met"], "min_severity": "Severe",
                         "quiet_hours": {"start": "22:00", "end": "07:00", "utc_offset": "+08:00"}},

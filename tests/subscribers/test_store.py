@@ -97,7 +97,9 @@ async def test_get_returns_what_was_stored_with_endpoints_masked(subs):
     assert got.endpoints == {"sms": "+8613800138000", "hms": HMS_TOKEN}
     public = got.public()
     assert public == {
-        "id": created.id, "regions": ["110105", "110108001"], "language": "en", "channels": ["hms", "sms", "inapp"],
+        "id": created.id, "regions": ["110105", "110108001"],
+        "region_names": {"110105": "Chaoyang", "110108001": "Haidian (110108001)"},
+        "language": "en", "channels": ["hms", "sms", "inapp"],
         "endpoints": {"sms": "+861****00", "hms": "IQAAAA…xMpQ"},
         "location": BEIJING,
         "preferences": {"categories": ["Geo", "Met"], "min_severity": "Moderate",
@@ -137,8 +139,10 @@ async def test_update_changes_only_the_given_fields(subs, redis_sync):
     await subs.update(sub.id, {"preferences": {"min_severity": "Extreme"}, "language": "zh-CN"})
     after = (await subs.get(sub.id)).public()
     assert after["preferences"]["min_severity"] == "Extreme" and after["language"] == "zh-CN"
-    assert {k: v for k, v in after.items() if k not in ("preferences", "language")} == \
-        {k: v for k, v in before.items() if k not in ("preferences", "language")}
+    unchanged = ("preferences", "language", "region_names")        # names follow the language
+    assert {k: v for k, v in after.items() if k not in unchanged} == \
+        {k: v for k, v in before.items() if k not in unchanged}
+    assert after["region_names"]["110105"] == "朝阳区" and before["region_names"]["110105"] == "Chaoyang"
     assert after["preferences"]["categories"] == before["preferences"]["categories"]
     assert cell_value(redis_sync, 0, sub.id, C.MIN_SEVERITY) == 4
     assert cell_value(redis_sync, 0, sub.id, C.LANGUAGE) == C.LANGUAGES.index("zh-CN")
