@@ -216,6 +216,9 @@ class Engine:
         """Deliver every subscriber of one shard still to send; safe to run again, and safe to run
         twice at once (the second finds the shard's lease held and returns)."""
         if not await self.leases.acquire(shard, alert_id):
+            # Another worker holds it (this was a duplicate queue entry): it finishes the shard, or
+            # the reaper queues it again if that worker dies. This entry is consumed either way.
+            await self.redis.delete(keys.shard_queued(shard, alert_id))
             return ShardReport(shard, busy=True)
         await self.redis.delete(keys.shard_queued(shard, alert_id))
         try:
@@ -352,6 +355,10 @@ class Engine:
                           endpoints: list[str], report: ShardReport, run: _Run) -> np.ndarray:
         """Claim, send, record one batch. Returns the offsets failing over to their next channel."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
+        if channel.name != "inapp":
+            # Wait for the provider's quota before claiming: a cancel during the wait stops the batch,
+            # and the claim (which renews the lease) comes right before the send.
+            await self.guard.take(channel, len(offsets))
         pipe = self.redis.pipeline(transaction=False)
         await self.leases.renew(pipe, shard, alert_id)
         pipe.hget(keys.alert(alert_id), "lifecycle")
@@ -382,7 +389,7 @@ class Engine:
         for attempt in range(1, attempts + 1):
             if rec.expires_at is not None and self.clock() >= rec.expires_at:
                 break
-            if channel.name != "inapp":
+            if channel.name != "inapp" and attempt > 1:
                 await self.guard.take(channel, len(pending))
             offs = list(pending)
             answers = await channel.send(notice, [pending[o] for o in offs])

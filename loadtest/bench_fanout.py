@@ -65,6 +65,9 @@ from . import procs
 MODES = ("embedded", "distributed_1", "distributed_2")
 BATCH_CHANNELS = ("hms", "sms", "inapp")
 SINGLE_CHANNELS = ("fcm", "apns")
+#: The simulators take whatever they are sent (as in `warncast demo`): provider quotas are lifted so the
+#: run measures warncast, not a quota. ``--rate-limits ""`` keeps each adapter's own (SMS: 2,000/s).
+DEFAULT_RATE_LIMITS = "hms=1000000,sms=1000000,fcm=1000000,apns=1000000"
 
 
 # -- seeding -----------------------------------------------------------------------------------
@@ -115,6 +118,8 @@ class Plan:
     floor: bool = False
     resolve: bool = False
     polygon: bool = False
+    #: WARNCAST_RATE_LIMITS for the run ("" = each adapter's own quota).
+    rate_limits: str = ""
 
 
 def _tail(path: Path, n: int = 30) -> str:
@@ -163,7 +168,8 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
         url = f"http://127.0.0.1:{port}"
         env = {**procs.base_env(), **sims.env, "REDIS_URL": store.url, "WARNCAST_DATA_DIR": str(work),
                "WARNCAST_CHANNELS": ",".join(plan.channels), "WARNCAST_SMS_TRANSPORT": "http",
-               "WARNCAST_SMS_CALLBACK_URL": f"{url}/callbacks/sms", "WARNCAST_SHARD_SIZE": str(settings.shard_size)}
+               "WARNCAST_SMS_CALLBACK_URL": f"{url}/callbacks/sms", "WARNCAST_SHARD_SIZE": str(settings.shard_size),
+               "WARNCAST_RATE_LIMITS": plan.rate_limits}
         api_log = work / "api.log"
         api = procs.spawn([sys.executable, "-m", "dispatcher.cli", "serve", "--port", str(port),
                            "--workers", str(plan.in_process)], env, api_log)
@@ -232,6 +238,7 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             "ledger_ok": targeted == plan.n and sent == plan.n and duplicates == 0 and other_alerts == 0,
             "by_channel": {k: v["accepted"] for k, v in full.items() if v["accepted"]},
             "first_send_ms": round((first - t_202) * 1000, 1) if first else None,
+            "done_s_by_channel": {k: round(v["last"] - t0, 3) for k, v in full.items() if v.get("last")},
             "accepted_s": round(accepted_s, 3),
             "receipts_s": round(receipts_at - t0, 3) if receipts_at else None,
             "per_s": round(sent / accepted_s) if last else 0,
@@ -296,7 +303,7 @@ async def run_floor(plan: Plan, sims: procs.SimHost, redis_url: str, alert_id: i
 async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequence[str] = MODES,
               usual: bool = True, channels: bool = True, floor: bool = True, usual_n: int = 5_000,
               channel_n: int = 50_000, single_n: int = 5_000, timeout_s: float = 300.0,
-              log=print) -> dict:
+              rate_limits: str = DEFAULT_RATE_LIMITS, log=print) -> dict:
     settings = Settings()
     tmp = Path(tempfile.mkdtemp(prefix="warncast-bench-"))
     sims = procs.SimHost(tmp / "simulators.log")
@@ -305,9 +312,9 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
         runs: dict[str, dict] = {}
         for mode in modes:
             if mode == "embedded":
-                plan = Plan(mode, n, workers, floor=floor, resolve=True, polygon=polygon)
+                plan = Plan(mode, n, workers, floor=floor, resolve=True, polygon=polygon, rate_limits=rate_limits)
             elif mode.startswith("distributed_"):
-                plan = Plan(mode, n, 0, rq_workers=int(mode.split("_")[1]))
+                plan = Plan(mode, n, 0, rq_workers=int(mode.split("_")[1]), rate_limits=rate_limits)
             else:
                 raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
             log(f"[{mode}] seeding {n:,} subscribers, publishing, measuring …", file=sys.stderr)
@@ -335,6 +342,8 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
         results["mode"] = "embedded" if "embedded" in runs else next(iter(runs))
         results["peak_rss_mib"] = top["peak_rss_mib"]
         results["by_channel"] = top["by_channel"]
+        results["rate_limits"] = rate_limits or "adapter defaults"
+        results["done_s_by_channel"] = top["done_s_by_channel"]
         for k in ("publish_ms", "seed_s", "floor_s", "floor_sent", "floor_duplicates", "floor_requests"):
             if k in top:
                 results[k] = top[k]
@@ -348,7 +357,7 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
                 m = min(n, channel_n) if ch in BATCH_CHANNELS else min(n, single_n)
                 log(f"[channel {ch}] {m:,} subscribers on {ch} only …", file=sys.stderr)
                 plan = Plan(f"channel_{ch}", m, workers, mix=((1.0, [ch]),),
-                            channels=tuple(c for c in (ch,) if c != "inapp"))
+                            channels=tuple(c for c in (ch,) if c != "inapp"), rate_limits=rate_limits)
                 r = await run_once(plan, sims, tmp, settings, timeout_s)
                 per[ch] = r["per_s"]
                 detail[ch] = {"subscribers": m, "accepted_s": r["accepted_s"], "sent": r["sent"],
@@ -381,6 +390,10 @@ def table(result: dict, argv: Sequence[str]) -> str:
     width = max(len(k) for k, _ in scalars)
     lines += [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
     lines += [f"| {k.ljust(width)} | {_fmt(v)} |" for k, v in scalars]
+    done = result.get("done_s_by_channel") or {}
+    if done:
+        lines.append(f"| {'last accepted, s after publish'.ljust(width)} | "
+                     + ", ".join(f"{k} {_fmt(v)}" for k, v in done.items()) + " |")
     rss = result.get("peak_rss_mib") or {}
     if rss:
         lines += ["", "| peak RSS (MiB, embedded run) | value |", "|---|---|"]
@@ -420,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--usual-subscribers", type=int, default=5_000)
     p.add_argument("--channel-subscribers", type=int, default=50_000, help="per batch channel (hms, sms, inapp)")
     p.add_argument("--single-subscribers", type=int, default=5_000, help="per one-request channel (fcm, apns)")
+    p.add_argument("--rate-limits", default=DEFAULT_RATE_LIMITS,
+                   help='provider quotas for the run (WARNCAST_RATE_LIMITS); "" = the adapters\' own')
     p.add_argument("--timeout", type=float, default=300.0, help="seconds one run may take to deliver")
     args = p.parse_args(argv)
     try:
@@ -431,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              modes=[m.strip() for m in args.modes.split(",") if m.strip()],
                              usual=not args.no_usual, channels=not args.no_channels, floor=not args.no_floor,
                              usual_n=args.usual_subscribers, channel_n=args.channel_subscribers,
-                             single_n=args.single_subscribers, timeout_s=args.timeout))
+                             single_n=args.single_subscribers, timeout_s=args.timeout,
+                             rate_limits=args.rate_limits))
     print(table(result, argv))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

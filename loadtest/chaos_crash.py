@@ -23,7 +23,8 @@ from loadtest.simulators.base import Faults
 from subscribers import columns as C
 from subscribers.store import SubscriberStore
 
-from .chaos_harness import Outcome, Stage, alert_doc, spawn_worker, stop_procs, wait_until, worker_env
+from .chaos_harness import (Outcome, Stage, alert_doc, paced_quotas, spawn_worker, stop_procs, wait_until,
+                            worker_env)
 
 CHANNELS = (HmsChannel, SmsChannel, InappChannel)
 
@@ -50,12 +51,15 @@ def _duplicated(m, n: int) -> set[int]:
     return set(np.flatnonzero(m.reach_counts(n) > 1).tolist())
 
 
-async def worker_killed(out: Outcome, n: int, *, shard_size: int = 8192, latency_ms=(30.0, 60.0),
+async def worker_killed(out: Outcome, n: int, *, shard_size: int = 8192, latency_ms=(10.0, 30.0), pace_s: float = 8.0,
                         kill_at: float = 0.3, lease_s: float = 2.0, timeout_s: float = 180) -> None:
-    """Two `warncast worker` processes; the one holding a shard lease is SIGKILLed when ~30% of the
-    alert's sends are accepted. Simulator latency makes the fan-out last long enough to aim."""
+    """Two `warncast worker` processes; one holding a shard lease is SIGKILLed when ~30% of the
+    alert's sends are accepted. Provider quotas (``paced_quotas``) make the fan-out last ~pace_s."""
     faults = dict(hms_faults=Faults(latency_ms=latency_ms, seed=8), sms_faults=Faults(latency_ms=latency_ms, seed=9))
-    async with Stage(n, workers=0, settings={"shard_size": shard_size, "lease_s": lease_s}, **faults) as stage:
+    quotas = paced_quotas(n, pace_s)
+    out.details["quotas_per_s"] = dict(quotas)
+    settings = {"shard_size": shard_size, "lease_s": lease_s, "rate_limits": quotas}
+    async with Stage(n, workers=0, settings=settings, **faults) as stage:
         env = worker_env(stage)
         logs = [stage.tmp / f"worker{i}.log" for i in range(2)]
         procs = [spawn_worker(env, log) for log in logs]
@@ -119,12 +123,14 @@ async def worker_killed(out: Outcome, n: int, *, shard_size: int = 8192, latency
         out.check("only_in_flight_duplicated", _duplicated(m, n) <= set(sending))
 
 
-async def redis_restarted(out: Outcome, n: int, *, latency_ms=(30.0, 60.0), at: float = 0.3, down_s: float = 2.0,
-                          lease_s: float = 5.0, timeout_s: float = 180) -> None:
+async def redis_restarted(out: Outcome, n: int, *, latency_ms=(10.0, 30.0), pace_s: float = 8.0, at: float = 0.3,
+                          down_s: float = 2.0, lease_s: float = 5.0, timeout_s: float = 180) -> None:
     """The same redis-server (port, directory, AOF everysec) stopped with SIGTERM at ~30% and
     started again ``down_s`` later; the embedded pool is left to recover on its own."""
     faults = dict(hms_faults=Faults(latency_ms=latency_ms, seed=10), sms_faults=Faults(latency_ms=latency_ms, seed=11))
-    async with Stage(n, workers=4, settings={"lease_s": lease_s}, **faults) as stage:
+    quotas = paced_quotas(n, pace_s)
+    out.details["quotas_per_s"] = dict(quotas)
+    async with Stage(n, workers=4, settings={"lease_s": lease_s, "rate_limits": quotas}, **faults) as stage:
         answer, t0, _ = await stage.publish(alert_doc())
         alert_id = answer["id"]
         out.check("reached_stop_point", await _wait_fraction(stage, alert_id, at, timeout_s))

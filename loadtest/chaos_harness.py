@@ -28,6 +28,8 @@ from typing import Any, Awaitable, Callable
 
 import aiohttp
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from dispatcher import keys
 from dispatcher.settings import Settings
@@ -44,6 +46,12 @@ from .simulators.sms import SmsGatewaySimulator
 CST = timezone(timedelta(hours=8))
 #: Quotas high enough that no scenario (but one about quotas) waits on them.
 HIGH_QUOTAS = (("hms", 1_000_000), ("sms", 1_000_000))
+
+
+def paced_quotas(n: int, pace_s: float) -> tuple[tuple[str, int], ...]:
+    """Provider quotas under which an alert to n synthetic subscribers takes about ``pace_s`` seconds
+    (70% start on HMS, 10% on SMS): long enough to strike at ~30% of it."""
+    return (("hms", max(50, int(0.7 * n / pace_s))), ("sms", max(20, int(0.1 * n / pace_s))))
 
 
 @dataclass
@@ -260,7 +268,9 @@ class Stage:
         self._exit.push_async_callback(self._cleanup_dir)
         self._exit.push_async_callback(self.redis_server.stop)
         self.store = Store(url=self.redis_server.url)
-        self.redis = self.store.aio()
+        # The observer's own client rides out a Redis restart (warncast's clients are on their own).
+        self.redis = self.store.aio(retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+                                    retry_on_error=[aioredis.ConnectionError, aioredis.TimeoutError])
         self._exit.push_async_callback(self.redis.aclose)
         await self.hms.start("127.0.0.1", 0)
         self._exit.push_async_callback(self.hms.stop)

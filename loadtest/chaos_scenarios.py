@@ -42,13 +42,15 @@ async def transient_20pct(out: Outcome, n: int, *, send_chunk: int = 250, timeou
         m = await stage.observer.measure(alert_id)
         stage.observer.fill(out, m)
         out.duplicates_bound = 0
-        _faults_seen(stage, out, send_chunk)
+        await _faults_seen(stage, out, send_chunk)
         out.check("all_delivered", out.delivered == out.targeted > 0)
         out.check("no_duplicates", out.duplicates == 0)
 
 
-def _faults_seen(stage: Stage, out: Outcome, send_chunk: int) -> None:
+async def _faults_seen(stage: Stage, out: Outcome, send_chunk: int) -> None:
     out.details["batch"] = send_chunk
+    snap = await Circuits(stage.redis).snapshot()
+    out.details["circuits_opened"] = {ch: snap.get(ch, {}).get("opened", 0) for ch in ("hms", "sms")}
     out.details["injected"] = {"hms": dict(stage.hms.faults.injected), "sms": dict(stage.sms.faults.injected)}
     out.details["requests_answered"] = {"hms": stage.hms.requests, "sms": stage.sms.requests}
     out.check("faults_happened", all(sum(s.faults.injected.values()) > 0 for s in (stage.hms, stage.sms)))
@@ -72,7 +74,7 @@ async def transient_plus_stalls(out: Outcome, n: int, *, stall_rate: float = 0.0
         duplicated = set(np.flatnonzero(counts > 1).tolist())
         out.details["stalled"] = {ch: {"requests": sim.faults.stalled_requests, "messages": len(stalled[ch])}
                                   for ch, sim in (("hms", stage.hms), ("sms", stage.sms))}
-        _faults_seen(stage, out, send_chunk)
+        await _faults_seen(stage, out, send_chunk)
         out.details["hms_duplicates_collapse"] = collapse_keys_of_duplicates(stage.hms.ledger, alert_id)
         out.details["sms_duplicates_collapse"] = "the SMS gateway protocol carries no collapse key"
         out.details["duplicated_subscribers"] = len(duplicated)

@@ -117,11 +117,14 @@ async def test_killed_worker_has_its_shard_finished_by_the_other(store, redis_sy
             survivor = _worker(env, logs[1])
             assert await _wait_done(redis_aio, alert["id"], 90) == "done", (tmp_path / "worker1.log").read_text()
             _, got = await api.call("GET", f"/api/v1/alerts/{alert['id']}")
+            _, page = await api.call("GET", f"/api/v1/alerts/{alert['id']}/deliveries?limit=5000")
     finally:
         _stop([victim] + ([survivor] if survivor else []))
         await sim.stop()
     accepted = sim.ledger.recipients(alert["id"])
-    assert len(accepted) == n                                        # every subscriber reached
+    missing = {f"+86139{i:08d}" for i in range(n)} - accepted
+    states = [d for d in page["deliveries"] if f"+86139{d['subscriber_id']:08d}" in missing]
+    assert not missing, (len(missing), states[:5], got["stats"])     # every subscriber reached
     in_flight_bound = 8 * 50                                         # max_in_flight batches of 50
     assert sim.ledger.duplicates(alert["id"]) <= in_flight_bound
     assert got["stats"]["channels"]["sms"]["sent"] == n
