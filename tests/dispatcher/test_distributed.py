@@ -110,8 +110,10 @@ async def test_killed_worker_has_its_shard_finished_by_the_other(store, redis_sy
             await asyncio.sleep(1.5)                                  # the victim is up
             status, alert = await api.publish(cap_json(codes=["110105"]))
             assert status == 202
-            while len(sim.ledger) < 400:                             # well into its first shard
+            deadline = time.monotonic() + 30
+            while len(sim.ledger) < 400 and time.monotonic() < deadline:   # well into its first shard
                 await asyncio.sleep(0.01)
+            assert len(sim.ledger) >= 400, (tmp_path / "worker0.log").read_text()
             os.killpg(victim.pid, signal.SIGKILL)
             killed_at = len(sim.ledger)
             survivor = _worker(env, logs[1])
