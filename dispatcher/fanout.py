@@ -63,6 +63,7 @@ return 1
 BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
 SEVERE = ("Severe", "Extreme")
 EMPTY = np.zeros(0, dtype=np.int64)
+CIRCUIT_OPEN = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
 
 
 class Guard:
@@ -355,7 +356,8 @@ class Engine:
                           endpoints: list[str], report: ShardReport, run: _Run) -> np.ndarray:
         """Claim, send, record one batch. Returns the offsets failing over to their next channel."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
-        if channel.name != "inapp":
+        guarded = channel.name != "inapp"
+        if guarded:
             # Wait for the provider's quota before claiming: a cancel during the wait stops the batch,
             # and the claim (which renews the lease) comes right before the send.
             await self.guard.take(channel, len(offsets))
@@ -376,35 +378,38 @@ class Engine:
             return EMPTY
         if not len(claimed):
             return EMPTY
-        permit = Permit.ALLOWED if channel.name == "inapp" else await self.guard.permit(channel)
+        offs = claimed.tolist()
+        permit = await self.guard.permit(channel) if guarded else Permit.ALLOWED
         if permit is Permit.DENIED:
-            open_ = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
-            return await self._record(rec, shard, channel, {int(o): open_ for o in claimed}, {}, None, report, run)
-        ep_of = dict(zip(offsets.tolist(), endpoints))
+            return await self._record(rec, shard, channel, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run)
         base = shard * self.size
-        pending = {int(o): Recipient(base + int(o), ep_of[int(o)]) for o in claimed}
-        results: dict[int, Result] = {}
+        if len(offs) == len(offsets):              # everyone claimed (the usual case): endpoints line up
+            recipients = list(map(Recipient, (claimed + base).tolist(), endpoints))
+        else:
+            ep_of = dict(zip(offsets.tolist(), endpoints))
+            recipients = [Recipient(base + o, ep_of[o]) for o in offs]
+        outcome: list[Result | None] = [None] * len(offs)
+        pending = list(range(len(offs)))          # indexes still to send
         attempts = self.settings.attempts_for(channel.name)
         queue_at: float | None = None
         for attempt in range(1, attempts + 1):
             if rec.expires_at is not None and self.clock() >= rec.expires_at:
                 break
-            if channel.name != "inapp" and attempt > 1:
+            if guarded and attempt > 1:
                 await self.guard.take(channel, len(pending))
-            offs = list(pending)
-            answers = await channel.send(notice, [pending[o] for o in offs])
-            retry_after = 0.0
-            for o, res in zip(offs, answers):
-                results[o] = res
+            answers = await channel.send(notice, [recipients[i] for i in pending])
+            retry, retry_after, accepted = [], 0.0, 0
+            for i, res in zip(pending, answers):
+                outcome[i] = res
                 if res.outcome is Outcome.RETRY:
+                    retry.append(i)
                     retry_after = max(retry_after, res.retry_after_s or 0.0)
-                else:
-                    del pending[o]
-            if channel.name != "inapp":
-                await self.guard.record(channel, sum(r.ok for r in answers),
-                                        sum(r.outcome is Outcome.RETRY for r in answers), probe=permit is Permit.PROBE)
-                if permit is Permit.PROBE:
-                    permit = Permit.ALLOWED
+                elif res.outcome is Outcome.ACCEPTED:
+                    accepted += 1
+            pending = retry
+            if guarded:
+                await self.guard.record(channel, accepted, len(retry), probe=permit is Permit.PROBE)
+                permit = Permit.ALLOWED
             if not pending or attempt == attempts:
                 break
             delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
@@ -414,56 +419,61 @@ class Engine:
                 queue_at = self.clock() + delay
                 break
             await asyncio.sleep(delay)
-        return await self._record(rec, shard, channel, results, pending, queue_at, report, run)
+        return await self._record(rec, shard, channel, offs, outcome, pending, queue_at, report, run)
 
-    async def _record(self, rec: AlertRecord, shard: int, channel: Channel, results: dict[int, Result],
-                      pending: dict, queue_at: float | None, report: ShardReport, run: _Run) -> np.ndarray:
+    async def _record(self, rec: AlertRecord, shard: int, channel: Channel, offs: list[int],
+                      outcome: list[Result | None], pending: list[int], queue_at: float | None,
+                      report: ShardReport, run: _Run) -> np.ndarray:
         """Write a batch's outcome: sent, failover (permanent, gone, out of attempts, circuit open),
-        queued on the retry schedule, or expired."""
+        queued on the retry schedule (a long wait), or expired."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
         expired_now = rec.expires_at is not None and self.clock() >= rec.expires_at
-        accepted = np.array(sorted(o for o, r in results.items() if r.ok), dtype=np.int64)
-        later = np.array(sorted(pending), dtype=np.int64) if (queue_at or expired_now) else EMPTY
-        over = np.array(sorted(o for o, r in results.items() if not r.ok and (o not in pending or not len(later))),
-                        dtype=np.int64)
-        unsent = np.array(sorted(o for o in pending if o not in results), dtype=np.int64)
-        expired = np.union1d(unsent, later) if expired_now else unsent
-        queued = later if not expired_now else EMPTY
+        later = set(pending) if (queue_at is not None or expired_now) else set()
+        accepted, over, waiting, unsent, gone = [], [], [], [], []
+        reasons: dict[str, int] = {}
+        for i, (o, res) in enumerate(zip(offs, outcome)):
+            if res is None:
+                unsent.append(o)
+                continue
+            if res.outcome is Outcome.ACCEPTED:
+                accepted.append(o)
+                continue
+            (waiting if i in later else over).append(o)
+            if res.outcome is Outcome.GONE:
+                gone.append(o)
+            k = f"reason:{channel.name}:{res.reason.value}"
+            reasons[k] = reasons.get(k, 0) + 1
+        expired = sorted(unsent + waiting) if expired_now else unsent
+        queued = [] if expired_now else waiting
         pipe = self.redis.pipeline(transaction=False)
-        await self.transitions.queue(pipe, shard, alert_id, State.SENT, accepted, channel_id=cid)
-        await self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, over)
-        await self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, expired)
-        await self.transitions.queue(pipe, shard, alert_id, State.QUEUED, queued)
-        receipts = channel.has_receipts and channel.name != "inapp"
-        if receipts:
-            ttl = int(max(channel.receipt_timeout_s * 10, 3600))
-            base = shard * self.size
-            for o in accepted.tolist():
-                pid = results[o].provider_id
-                if pid:
-                    pipe.set(keys.provider_message(channel.name, pid), f"{alert_id}:{base + o}", ex=ttl)
-        moved_sent, moved_over, moved_expired, moved_queued, *_ = await pipe.execute()
+        await self.transitions.queue(pipe, shard, alert_id, State.SENT, np.array(accepted), channel_id=cid)
+        await self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, np.array(over))
+        await self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, np.array(expired))
+        await self.transitions.queue(pipe, shard, alert_id, State.QUEUED, np.array(queued))
+        moved_sent, moved_over, moved_expired, moved_queued = await pipe.execute()
         n_sent, n_over, n_queued = len(moved_sent) // 2, len(moved_over) // 2, len(moved_queued) // 2
         pipe = self.redis.pipeline(transaction=False)
+        if channel.has_receipts and channel.name != "inapp" and accepted:
+            base = shard * self.size
+            by_id = dict(zip(offs, outcome))
+            mapping = {by_id[o].provider_id: f"{alert_id}:{base + o}" for o in accepted if by_id[o].provider_id}
+            if mapping:
+                key = keys.provider_messages(channel.name, int(self.clock() // 86_400))
+                pipe.hset(key, mapping=mapping)
+                pipe.expire(key, 3 * 86_400)
+            if n_sent and rec.alert.severity() in SEVERE:
+                pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
         latency_ms = (self.clock() - rec.accepted_at) * 1000
-        count(pipe, alert_id, channel.name, State.TARGETED, len(results) + len(unsent) - n_queued)
+        count(pipe, alert_id, channel.name, State.TARGETED, len(offs) - n_queued)
         count(pipe, alert_id, channel.name, State.SENT, n_sent, latency_ms)
         count(pipe, alert_id, channel.name, State.FAILOVER, n_over)
         count(pipe, alert_id, channel.name, State.QUEUED, n_queued)
         count(pipe, alert_id, "all", State.EXPIRED, len(moved_expired) // 2)
-        reasons: dict[str, int] = {}
-        for o, r in results.items():
-            if not r.ok and (o in over or o in later):
-                k = f"reason:{channel.name}:{r.reason.value}"
-                reasons[k] = reasons.get(k, 0) + 1
         for k, v in reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, v)
         if n_over:
-            await self._note_failover(keys=[keys.failed_channels(shard, alert_id)],
-                                      args=[channel.name, moved_over],
+            await self._note_failover(keys=[keys.failed_channels(shard, alert_id)], args=[channel.name, moved_over],
                                       client=pipe)
-        if n_sent and receipts and rec.alert.severity() in SEVERE:
-            pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
         pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": channel.name,
                                                                 "sent": n_sent, "failover": n_over}))
         await pipe.execute()
@@ -476,10 +486,9 @@ class Engine:
         if n_queued:
             run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
         base = shard * self.size
-        for o, r in results.items():
-            if r.outcome is Outcome.GONE:
-                await self.subscribers.remove_endpoint(base + o, channel.name)
-        return over
+        for o in gone:
+            await self.subscribers.remove_endpoint(base + o, channel.name)
+        return np.frombuffer(moved_over or b"", dtype="<u2").astype(np.int64)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:
         """Put this shard's queued sends on the retry schedule, or fail them over when it has been

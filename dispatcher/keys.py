@@ -108,9 +108,10 @@ def alert_events(alert_id: int) -> str:
     return f"{PREFIX}:{alert_tag(alert_id)}:events"
 
 
-def provider_message(channel: str, message_id: str) -> str:
-    """provider message id → "<alert>:<subscriber>" for receipt correlation (with a TTL)."""
-    return f"{PREFIX}:pmid:{channel}:{message_id}"
+def provider_messages(channel: str, day: int) -> str:
+    """hash provider message id → "<alert>:<subscriber>" for the messages accepted on one day (UTC
+    day number), for receipt correlation; each day's hash expires after three days."""
+    return f"{PREFIX}:pmid:{channel}:{day}"
 
 
 # -- geo ------------------------------------------------------------------

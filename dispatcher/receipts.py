@@ -66,11 +66,33 @@ class ReceiptSink:
             self._early_task.cancel()
             await asyncio.gather(self._early_task, return_exceptions=True)
 
+    async def lookup(self, receipts: Sequence[Receipt]) -> list[bytes | None]:
+        """"<alert>:<subscriber>" for each receipt's message (None if unknown), looking in the hashes of
+        the last three days."""
+        today = int(time.time() // 86_400)
+        days = (today, today - 1, today - 2)
+        pipe = self.redis.pipeline(transaction=False)
+        by_channel: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(receipts):
+            by_channel[r.channel].append(i)
+        for channel, idx in by_channel.items():
+            ids = [receipts[i].provider_id for i in idx]
+            for day in days:
+                pipe.hmget(keys.provider_messages(channel, day), ids)
+        replies = iter(await pipe.execute())
+        found: list[bytes | None] = [None] * len(receipts)
+        for channel, idx in by_channel.items():
+            for hits in (next(replies) for _ in days):
+                for i, hit in zip(idx, hits):
+                    if found[i] is None:
+                        found[i] = hit
+        return found
+
     async def ingest(self, receipts: Sequence[Receipt]) -> int:
         """Record receipts; duplicates and late ones change nothing. Returns how many moved a state."""
         if not receipts:
             return 0
-        found = await self.redis.mget([keys.provider_message(r.channel, r.provider_id) for r in receipts])
+        found = await self.lookup(receipts)
         groups: dict[tuple[int, int, State, str], list[int]] = defaultdict(list)
         now = time.time()
         for r, hit in zip(receipts, found):
@@ -106,7 +128,7 @@ class ReceiptSink:
             self.unmatched += len(held) - len(keep)
             if not keep:
                 continue
-            found = await self.redis.mget([keys.provider_message(r.channel, r.provider_id) for _, r in keep])
+            found = await self.lookup([r for _, r in keep])
             ready = [r for (t, r), hit in zip(keep, found) if hit is not None]
             self._early.extend((t, r) for (t, r), hit in zip(keep, found) if hit is None)
             if ready:

@@ -1,5 +1,6 @@
 """Provider receipts move delivery states once, whatever order or how often they come."""
 import asyncio
+import time
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def _r(pid: str, ok: bool = True) -> Receipt:
 async def test_duplicates_and_late_failures_change_nothing(redis_aio):
     alert_id = await _sent(redis_aio, 3)
     for i in range(3):
-        await redis_aio.set(keys.provider_message("sms", f"m{i}"), f"{alert_id}:{i}")
+        await redis_aio.hset(keys.provider_messages("sms", int(time.time() // 86_400)), f"m{i}", f"{alert_id}:{i}")
     sink = ReceiptSink(redis_aio, SHARD)
     assert await sink.ingest([_r("m0"), _r("m0"), _r("m1", ok=False)]) == 2
     assert await sink.ingest([_r("m0", ok=False), _r("m1")]) == 0      # delivered stays; failed stays
@@ -46,7 +47,7 @@ async def test_a_receipt_that_overtakes_its_send_is_held_until_the_send_is_recor
     sink = ReceiptSink(redis_aio, SHARD)
     assert await sink.ingest([_r("early")]) == 0
     await asyncio.sleep(0.1)
-    await redis_aio.set(keys.provider_message("sms", "early"), f"{alert_id}:0")
+    await redis_aio.hset(keys.provider_messages("sms", int(time.time() // 86_400) - 1), "early", f"{alert_id}:0")
     for _ in range(40):
         await asyncio.sleep(0.05)
         if sink.recorded:
