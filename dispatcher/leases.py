@@ -2,6 +2,7 @@
 another worker when its holder dies and the lease runs out."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -32,6 +33,20 @@ class Leases:
     async def renew(self, pipe, shard: int, alert_id: int) -> None:
         """Queue a renewal in a pipeline; its reply is 1 while we hold the lease, 0 once it is lost."""
         await self._renew(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner, self.ms], client=pipe)
+
+    async def keep(self, shard: int, alert_id: int) -> None:
+        """Renew the lease every third of its length for as long as the job runs (the caller cancels
+        this when the job ends); returns once the lease is no longer ours. Waits that outlast the
+        lease (a provider quota, a slow provider) keep it; a dead holder's lease runs out."""
+        while True:
+            await asyncio.sleep(self.ms / 3000)
+            try:
+                if not await self._renew(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner, self.ms]):
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                continue            # Redis unreachable for now: the batches will notice; try again
 
     async def release(self, shard: int, alert_id: int) -> None:
         await self._release(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner])
