@@ -21,7 +21,7 @@ SUBSCRIBER_CHANNELS = ("inapp", "hms", "fcm", "apns", "webpush", "sms")
 
 
 def build(enabled: tuple[str, ...], redis, *, sms_transport: str = "http", webhook_urls: tuple[str, ...] = (),
-          on_receipt: Callable[[Receipt], None] | None = None) -> dict[str, Channel]:
+          webhook_format: str = "cap", on_receipt: Callable[[Receipt], None] | None = None) -> dict[str, Channel]:
     """Adapters keyed by the subscriber channel they serve; in-app is always there."""
     out: dict[str, Channel] = {"inapp": InappChannel(redis)}
     for name in enabled:
@@ -40,5 +40,5 @@ def build(enabled: tuple[str, ...], redis, *, sms_transport: str = "http", webho
             raise ValueError(f"WARNCAST_CHANNELS names unknown channel {name!r}; "
                              f"known: {', '.join(SUBSCRIBER_CHANNELS)}")
     if webhook_urls:
-        out["webhook"] = WebhookChannel(webhook_urls)
+        out["webhook"] = WebhookChannel(webhook_urls, webhook_format)
     return out

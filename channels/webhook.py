@@ -1,7 +1,10 @@
-"""Forward the alert itself, as CAP 1.2 XML, to downstream systems (sirens, displays, media)."""
+"""Forward each fanned-out alert to downstream systems (sirens, displays, media): the CAP 1.2 XML
+itself, or (``fmt="json"``) a short JSON message rendered from ``templates/webhook`` for devices that
+show text."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Sequence
 
 import aiohttp
@@ -33,8 +36,11 @@ class WebhookChannel(Channel):
     has_receipts = False
     timeout_s = 10.0
 
-    def __init__(self, urls: Sequence[str] = ()):
+    def __init__(self, urls: Sequence[str] = (), fmt: str = "cap"):
+        if fmt not in ("cap", "json"):
+            raise ValueError(f"WARNCAST_WEBHOOK_FORMAT must be cap or json, not {fmt!r}")
         self.urls = tuple(urls)
+        self.fmt = fmt
         self.session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
@@ -44,10 +50,18 @@ class WebhookChannel(Channel):
         if self.session:
             await self.session.close()
 
+    def _body(self, notice: Notice) -> tuple[bytes, str]:
+        if self.fmt == "json":
+            return json.dumps({"alert_id": notice.alert_id, "identifier": notice.identifier, "msgType": notice.msg_type,
+                               "severity": notice.severity, "urgency": notice.urgency, "title": notice.title,
+                               "body": notice.body, "expires_at": notice.expires_at}, ensure_ascii=False).encode(), \
+                "application/json; charset=utf-8"
+        return notice.cap_xml, "application/cap+xml; charset=utf-8"
+
     async def _post(self, notice: Notice, url: str) -> Result:
+        body, ctype = self._body(notice)
         try:
-            async with self.session.post(url, data=notice.cap_xml,
-                                         headers={"Content-Type": "application/cap+xml; charset=utf-8"}) as resp:
+            async with self.session.post(url, data=body, headers={"Content-Type": ctype}) as resp:
                 return classify_webhook(resp.status, resp.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             return Result(Outcome.RETRY, Reason.TIMEOUT)

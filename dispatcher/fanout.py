@@ -205,7 +205,7 @@ class Engine:
         urls = getattr(ch, "urls", ())
         if not urls:
             return
-        notice = self.renderer.notice(rec, "webhook", "en")
+        notice = self.renderer.notice(rec, "webhook", self.settings.webhook_language)
         results = await ch.send(notice, [Recipient(0, u) for u in urls])
         pipe = self.redis.pipeline(transaction=False)
         count(pipe, rec.id, "webhook", State.SENT, sum(r.ok for r in results))

@@ -13,7 +13,7 @@ from subscribers.columns import LANGUAGES
 from .alerts import AlertRecord
 
 KIND = {"inapp": "inapp", "hms": "push", "fcm": "push", "apns": "push", "webpush": "push",
-        "sms": "sms", "smpp": "sms", "webhook": "inapp"}
+        "sms": "sms", "smpp": "sms", "webhook": "webhook"}
 _PREFIX = {
     "zh-CN": {"Update": "【更新】", "Cancel": "【解除】", "Test": "【测试】", "Exercise": "【演练】"},
     "en": {"Update": "[Update] ", "Cancel": "[Cancelled] ", "Test": "[Test] ", "Exercise": "[Exercise] "},

@@ -44,6 +44,9 @@ class Settings:
     workers: int = 4
     #: Downstream systems that receive every fanned-out alert as CAP XML.
     webhook_urls: tuple[str, ...] = ()
+    #: What they receive: "cap" (the CAP XML) or "json" (short text from templates/webhook).
+    webhook_format: str = "cap"
+    webhook_language: str = "zh-CN"
     #: Bootstrap admin key (optional); otherwise create keys with `warncast keys create`.
     admin_key: str = field(default="", repr=False)
     #: Largest request body accepted by the intake and import endpoints.
@@ -86,6 +89,8 @@ class Settings:
             port=int(_env("WARNCAST_PORT", "8080")),
             workers=int(_env("WARNCAST_WORKERS", "4")),
             webhook_urls=_list(_env("WARNCAST_WEBHOOK_URLS", "")),
+            webhook_format=_env("WARNCAST_WEBHOOK_FORMAT", "cap"),
+            webhook_language=_env("WARNCAST_WEBHOOK_LANGUAGE", "zh-CN"),
             admin_key=_env("WARNCAST_ADMIN_KEY", ""),
             max_body_bytes=int(_env("WARNCAST_MAX_BODY_BYTES", str(1 << 20))),
             max_import_bytes=int(_env("WARNCAST_MAX_IMPORT_BYTES", str(256 << 20))),

@@ -43,7 +43,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
         sink = ReceiptSink(redis, settings.shard_size)
         chans = channels if channels is not None else registry.build(
             settings.channels, redis, sms_transport=settings.sms_transport, webhook_urls=settings.webhook_urls,
-            on_receipt=sink.add)
+            webhook_format=settings.webhook_format, on_receipt=sink.add)
         for ch in chans.values():
             await ch.open()
         engine = Engine(redis, settings, chans, guard=RedisGuard(redis, rate_limits=dict(settings.rate_limits)))

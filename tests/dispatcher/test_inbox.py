@@ -2,6 +2,7 @@
 import asyncio
 
 import orjson
+import pytest
 from aiohttp import web
 
 from dispatcher.server import start_server
@@ -71,7 +72,8 @@ async def test_bad_receipts_name_the_field(api):
     assert code == 400 and "subscriber" in err["error"]
 
 
-async def test_webhook_receives_the_cap_xml(store, redis_sync, settings):
+@pytest.mark.parametrize("fmt", ["cap", "json"])
+async def test_webhook_receives_the_alert(store, redis_sync, settings, fmt):
     received = []
 
     async def hook(request):
@@ -87,7 +89,8 @@ async def test_webhook_receives_the_cap_xml(store, redis_sync, settings):
     port = site._server.sockets[0].getsockname()[1]
     from dataclasses import replace
     try:
-        async with open_api(store, replace(settings, webhook_urls=(f"http://127.0.0.1:{port}/cap",))) as api:
+        async with open_api(store, replace(settings, webhook_urls=(f"http://127.0.0.1:{port}/cap",),
+                                           webhook_format=fmt)) as api:
             await api.register(regions=["110105"])
             _, alert = await api.publish(cap_json(codes=["110105"]))
             await api.drain()
@@ -95,7 +98,13 @@ async def test_webhook_receives_the_cap_xml(store, redis_sync, settings):
     finally:
         await runner.cleanup()
     assert len(received) == 1
-    ctype, xml = received[0]
-    assert ctype.startswith("application/cap+xml")
-    assert b"urn:oasis:names:tc:emergency:cap:1.2" in xml and alert["identifier"].encode() in xml
+    ctype, payload = received[0]
+    if fmt == "cap":
+        assert ctype.startswith("application/cap+xml")
+        assert b"urn:oasis:names:tc:emergency:cap:1.2" in payload and alert["identifier"].encode() in payload
+    else:
+        doc = orjson.loads(payload)
+        assert ctype.startswith("application/json")
+        assert doc["title"] == "暴雨橙色预警" and doc["body"] == "测试区域：请注意防范"
+        assert doc["identifier"] == alert["identifier"] and doc["severity"] == "Severe"
     assert got["stats"]["channels"]["webhook"]["sent"] == 1
