@@ -221,10 +221,12 @@ class Engine:
             # the reaper queues it again if that worker dies. This entry is consumed either way.
             await self.redis.delete(keys.shard_queued(shard, alert_id))
             return ShardReport(shard, busy=True)
-        await self.redis.delete(keys.shard_queued(shard, alert_id))
+        keeper = asyncio.ensure_future(self.leases.keep(shard, alert_id))
         try:
+            await self.redis.delete(keys.shard_queued(shard, alert_id))
             return await self._run_shard(alert_id, shard)
         finally:
+            keeper.cancel()
             await self.leases.release(shard, alert_id)
 
     async def _run_shard(self, alert_id: int, shard: int) -> ShardReport:
