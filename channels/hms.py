@@ -65,22 +65,19 @@ def classify_hms(status: int, body: Mapping[str, Any] | None, headers: Mapping[s
     request_id = str(body.get("requestId") or "") or None
     retry_after = retry_after_from(headers)
 
-    def ids(i: int) -> str | None:
-        return f"{request_id}:{i}" if request_id else None
-
+    # Push Kit acknowledges a request, not each token: every accepted token shares the request's id
+    # (and one Result object, which keeps a 1,000-token answer cheap).
+    accepted = Result(Outcome.ACCEPTED, Reason.OK, provider_id=request_id)
     if status == 200 and code == SUCCESS:
-        return [Result(Outcome.ACCEPTED, Reason.OK, provider_id=ids(i)) for i in range(len(tokens))]
+        return [accepted] * len(tokens)
     if status == 200 and code == PARTIAL:
         try:
             detail = json.loads(body.get("msg") or "{}")
             illegal = set(detail.get("illegal_tokens") or ())
         except (TypeError, ValueError, AttributeError):
             illegal = set()
-        return [
-            Result(Outcome.GONE, Reason.UNREGISTERED, detail=f"{PARTIAL} illegal token")
-            if tok in illegal else Result(Outcome.ACCEPTED, Reason.OK, provider_id=ids(i))
-            for i, tok in enumerate(tokens)
-        ]
+        gone = Result(Outcome.GONE, Reason.UNREGISTERED, detail=f"{PARTIAL} illegal token")
+        return [gone if tok in illegal else accepted for tok in tokens]
     if status in (429, 503):  # flow control, whatever code the body carries
         outcome, reason = HMS_STATUSES[status]
     elif code in HMS_CODES:

@@ -172,6 +172,19 @@ class Circuits:
                                    args=[self._now_arg(), repr(float(self.open_s)), repr(float(self.probe_timeout_s))])
         return Permit(_text(reply))
 
+    async def queue_permit(self, pipe, provider: str) -> None:
+        """``permit`` queued in a pipeline; read its reply with ``Permit(reply.decode())``."""
+        await self._permit(keys=[keys.circuit(provider)],
+                           args=[self._now_arg(), repr(float(self.open_s)), repr(float(self.probe_timeout_s))],
+                           client=pipe)
+
+    async def queue_record(self, pipe, provider: str, successes: int, failures: int, probe: bool = False) -> None:
+        """``record`` queued in a pipeline (its reply is the new state)."""
+        await self._record(
+            keys=[keys.circuit(provider), keys.CIRCUIT_INDEX],
+            args=[self._now_arg(), int(successes), int(failures), int(bool(probe)), int(self.failure_threshold),
+                  repr(float(self.failure_ratio)), repr(float(self.window_s)), provider], client=pipe)
+
     async def allow(self, provider: str) -> bool:
         """CLOSED → True. OPEN → False until open_s has passed, then exactly one caller (across
         every process) gets True as the half-open probe; the rest get False until it reports.

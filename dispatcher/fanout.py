@@ -64,19 +64,23 @@ BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
 SEVERE = ("Severe", "Extreme")
 EMPTY = np.zeros(0, dtype=np.int64)
 CIRCUIT_OPEN = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
+ENDPOINT_REMOVED = Result(Outcome.PERMANENT, Reason.INVALID_ENDPOINT, detail="endpoint removed")
 
 
 class Guard:
     """What a send passes through before it goes out: the provider's circuit and rate limit.
     This one lets everything through; ``dispatcher.guard.RedisGuard`` shares both across workers."""
 
-    async def permit(self, channel: Channel) -> Permit:
+    async def admit(self, channel: Channel, n: int) -> Permit:
+        """Before a batch: may it go (circuit), and wait until n more fit the provider's quota."""
         return Permit.ALLOWED
 
     async def take(self, channel: Channel, n: int) -> None:
+        """Before a retry: wait until n more fit the quota."""
         return None
 
-    async def record(self, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
+    async def queue_record(self, pipe, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
+        """Count a batch's outcome towards the provider's circuit (in the caller's pipeline)."""
         return None
 
 
@@ -85,7 +89,6 @@ class Batch:
     channel: str
     lang: int
     offsets: np.ndarray
-    endpoints: list[str]
 
 
 @dataclass
@@ -297,7 +300,9 @@ class Engine:
 
     async def _group(self, shard: int, offsets: np.ndarray, chain: np.ndarray, langs: np.ndarray,
                      position: np.ndarray) -> tuple[list[Batch], np.ndarray]:
-        """Group subscribers by their next usable channel (enabled here, with an endpoint) and language."""
+        """Group subscribers by their next channel enabled here and their language. A subscriber's
+        chain lists only channels it has an endpoint for (registration and pruning keep it so);
+        the endpoints themselves are read batch by batch, with the claim."""
         batches: list[Batch] = []
         pending = offsets
         exhausted = []
@@ -306,26 +311,19 @@ class Engine:
             done = (ids == 0) | (position[pending] >= C.MAX_CHAIN)
             exhausted.append(pending[done])
             pending, ids = pending[~done], ids[~done]
-            retry = []
+            skip = []
             for cid in np.unique(ids):
                 name = C.CHANNEL_NAMES.get(int(cid))
                 group = pending[ids == cid]
                 if name not in self.channels:
-                    retry.append(group)
+                    skip.append(group)
                     continue
-                if name == "inapp":
-                    eps = np.full(len(group), "", dtype=object)
-                else:
-                    raw = await self.redis.hmget(keys.endpoints(shard, name), group.tolist())
-                    have = np.array([e is not None for e in raw], dtype=bool)
-                    retry.append(group[~have])
-                    group = group[have]
-                    eps = np.array([e.decode() for e in raw if e is not None], dtype=object)
                 for lang in np.unique(langs[group]):
-                    sel = langs[group] == lang
-                    batches.append(Batch(name, int(lang), group[sel], list(eps[sel])))
-            pending = np.concatenate(retry) if retry else EMPTY
+                    batches.append(Batch(name, int(lang), group[langs[group] == lang]))
+            pending = np.concatenate(skip) if skip else EMPTY
             position[pending] += 1
+        # in-app first: it is instant, and it is the channel every subscriber has
+        batches.sort(key=lambda b: b.channel != "inapp")
         return batches, np.concatenate(exhausted) if exhausted else EMPTY
 
     async def _send_groups(self, rec: AlertRecord, shard: int, groups: list[Batch],
@@ -344,8 +342,7 @@ class Engine:
                         run.halt = "yield"
                     if run.halt is not None:
                         return
-                    out = await self._send_batch(rec, shard, channel, notice, g.offsets[i:i + size],
-                                                 g.endpoints[i:i + size], report, run)
+                    out = await self._send_batch(rec, shard, g.channel, notice, g.offsets[i:i + size], report, run)
                     if len(out):
                         failed_over.append(out)
 
@@ -354,20 +351,23 @@ class Engine:
         await asyncio.gather(*(run_group(g) for g in groups))
         return np.sort(np.concatenate(failed_over)) if failed_over else EMPTY
 
-    async def _send_batch(self, rec: AlertRecord, shard: int, channel: Channel, notice, offsets: np.ndarray,
-                          endpoints: list[str], report: ShardReport, run: _Run) -> np.ndarray:
-        """Claim, send, record one batch. Returns the offsets failing over to their next channel."""
+    async def _send_batch(self, rec: AlertRecord, shard: int, via: str, notice, offsets: np.ndarray,
+                          report: ShardReport, run: _Run) -> np.ndarray:
+        """Claim, send, record one batch on the subscribers' channel ``via`` (served by its adapter,
+        e.g. "sms" by the SMPP adapter). Returns the offsets failing over to their next channel."""
+        channel = self.channels[via]
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
         guarded = channel.name != "inapp"
-        if guarded:
-            # Wait for the provider's quota before claiming: a cancel during the wait stops the batch,
-            # and the claim (which renews the lease) comes right before the send.
-            await self.guard.take(channel, len(offsets))
+        # The circuit's permit and the quota's wait come before the claim: a cancel during the wait
+        # stops the batch, and the claim (which renews the lease) comes right before the send.
+        permit = await self.guard.admit(channel, len(offsets)) if guarded else Permit.ALLOWED
         pipe = self.redis.pipeline(transaction=False)
         await self.leases.renew(pipe, shard, alert_id)
         pipe.hget(keys.alert(alert_id), "lifecycle")
         await self.transitions.queue(pipe, shard, alert_id, State.SENDING, offsets, channel_id=cid)
-        held, lifecycle, packed = await pipe.execute()
+        if guarded:
+            pipe.hmget(keys.endpoints(shard, via), offsets.tolist())
+        held, lifecycle, packed, *eps = await pipe.execute()
         claimed = np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
         stopped = lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED
         if not held or stopped:
@@ -381,17 +381,23 @@ class Engine:
         if not len(claimed):
             return EMPTY
         offs = claimed.tolist()
-        permit = await self.guard.permit(channel) if guarded else Permit.ALLOWED
         if permit is Permit.DENIED:
-            return await self._record(rec, shard, channel, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run)
+            return await self._record(rec, shard, channel, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run,
+                                      via=via)
         base = shard * self.size
-        if len(offs) == len(offsets):              # everyone claimed (the usual case): endpoints line up
-            recipients = list(map(Recipient, (claimed + base).tolist(), endpoints))
+        if not guarded:
+            recipients = list(map(Recipient, (claimed + base).tolist(), [""] * len(offs)))
         else:
-            ep_of = dict(zip(offsets.tolist(), endpoints))
-            recipients = [Recipient(base + o, ep_of[o]) for o in offs]
+            raw = eps[0] if len(offs) == len(offsets) else [dict(zip(offsets.tolist(), eps[0]))[o] for o in offs]
+            recipients = list(map(Recipient, (claimed + base).tolist(),
+                                  [e.decode() if e is not None else "" for e in raw]))
         outcome: list[Result | None] = [None] * len(offs)
         pending = list(range(len(offs)))          # indexes still to send
+        for i, r in enumerate(recipients):
+            if guarded and not r.endpoint:         # removed since the chain was read
+                outcome[i] = ENDPOINT_REMOVED
+        pending = [i for i in pending if outcome[i] is None]
+        last_counts = (0, 0)
         attempts = self.settings.attempts_for(channel.name)
         queue_at: float | None = None
         for attempt in range(1, attempts + 1):
@@ -409,11 +415,14 @@ class Engine:
                 elif res.outcome is Outcome.ACCEPTED:
                     accepted += 1
             pending = retry
-            if guarded:
-                await self.guard.record(channel, accepted, len(retry), probe=permit is Permit.PROBE)
-                permit = Permit.ALLOWED
+            last_counts = (accepted, len(retry))
             if not pending or attempt == attempts:
                 break
+            if guarded:       # the last attempt's outcome is counted with the batch's record
+                pipe = self.redis.pipeline(transaction=False)
+                await self.guard.queue_record(pipe, channel, accepted, len(retry), probe=permit is Permit.PROBE)
+                await pipe.execute()
+                permit, last_counts = Permit.ALLOWED, (0, 0)
             delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
             if rec.expires_at is not None and self.clock() + delay >= rec.expires_at:
                 break
@@ -421,11 +430,13 @@ class Engine:
                 queue_at = self.clock() + delay
                 break
             await asyncio.sleep(delay)
-        return await self._record(rec, shard, channel, offs, outcome, pending, queue_at, report, run)
+        return await self._record(rec, shard, channel, offs, outcome, pending, queue_at, report, run, via=via,
+                                  guard_counts=(*last_counts, permit is Permit.PROBE) if guarded else None)
 
     async def _record(self, rec: AlertRecord, shard: int, channel: Channel, offs: list[int],
                       outcome: list[Result | None], pending: list[int], queue_at: float | None,
-                      report: ShardReport, run: _Run) -> np.ndarray:
+                      report: ShardReport, run: _Run, guard_counts: tuple[int, int, bool] | None = None,
+                      via: str = "") -> np.ndarray:
         """Write a batch's outcome: sent, failover (permanent, gone, out of attempts, circuit open),
         queued on the retry schedule (a long wait), or expired."""
         alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
@@ -465,6 +476,8 @@ class Engine:
                 pipe.expire(key, 3 * 86_400)
             if n_sent and rec.alert.severity() in SEVERE:
                 pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
+        if guard_counts is not None and (guard_counts[0] or guard_counts[1]):
+            await self.guard.queue_record(pipe, channel, guard_counts[0], guard_counts[1], probe=guard_counts[2])
         latency_ms = (self.clock() - rec.accepted_at) * 1000
         count(pipe, alert_id, channel.name, State.TARGETED, len(offs) - n_queued)
         count(pipe, alert_id, channel.name, State.SENT, n_sent, latency_ms)
@@ -489,7 +502,7 @@ class Engine:
             run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
         base = shard * self.size
         for o in gone:
-            await self.subscribers.remove_endpoint(base + o, channel.name)
+            await self.subscribers.remove_endpoint(base + o, via or channel.name)
         return np.frombuffer(moved_over or b"", dtype="<u2").astype(np.int64)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:

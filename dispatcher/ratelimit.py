@@ -92,6 +92,18 @@ class RateLimiter:
                                             args=[int(n), repr(interval_us), repr(burst * interval_us), now_arg])
         return Reservation(int(now_us) / 1e6, int(wait_us) / 1e6)
 
+    async def queue_reserve(self, pipe, provider: str, n: int, rate_per_s: float, burst: int | None = None) -> None:
+        """``reserve`` queued in a pipeline; ``wait_from(reply)`` reads the seconds to wait."""
+        burst = default_burst(rate_per_s) if burst is None else burst
+        interval_us = 1e6 / rate_per_s
+        now_arg = "" if self.clock is None else str(math.floor(self.clock() * 1e6))
+        await self.script(keys=[keys.rate_limit(provider)],
+                          args=[int(max(n, 1)), repr(interval_us), repr(burst * interval_us), now_arg], client=pipe)
+
+    @staticmethod
+    def wait_from(reply) -> float:
+        return int(reply[1]) / 1e6
+
     async def acquire(self, provider: str, n: int, rate_per_s: float, burst: int | None = None) -> float:
         """Reserve n sends; returns seconds to wait before sending them (0.0 = now).
 

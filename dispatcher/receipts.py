@@ -128,7 +128,12 @@ class ReceiptSink:
             self.unmatched += len(held) - len(keep)
             if not keep:
                 continue
-            found = await self.lookup([r for _, r in keep])
+            try:
+                found = await self.lookup([r for _, r in keep])
+            except Exception:
+                log.exception("looking up %d held receipts failed; keeping them", len(keep))
+                self._early.extend(keep)
+                continue
             ready = [r for (t, r), hit in zip(keep, found) if hit is not None]
             self._early.extend((t, r) for (t, r), hit in zip(keep, found) if hit is None)
             if ready:

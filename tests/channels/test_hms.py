@@ -45,8 +45,8 @@ async def test_success_records_every_token_with_alert_and_collapse_key(sim, chan
     recipients = tokens(5)
     results = await channel.send(make_notice(), recipients)
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 5
-    request_id = results[0].provider_id.split(":")[0]
-    assert [r.provider_id for r in results] == [f"{request_id}:{i}" for i in range(5)]
+    request_id = results[0].provider_id
+    assert request_id and [r.provider_id for r in results] == [request_id] * 5
     assert len(sim.ledger) == 5
     assert sim.ledger.recipients(42) == {r.endpoint for r in recipients}
     assert {e.collapse_key for e in sim.ledger.entries} == {"alert-42"}
@@ -213,7 +213,7 @@ async def test_unreachable_provider_is_retry_connection():
 
 def test_classify_partial_answer_with_unreadable_msg_accepts_all():
     results = classify_hms(200, {"code": "80100000", "msg": "not json", "requestId": "r"}, {}, ["a", "b"])
-    assert [r.provider_id for r in results] == ["r:0", "r:1"]
+    assert [r.provider_id for r in results] == ["r", "r"]
 
 
 def test_classify_unknown_code_is_permanent_unknown():
