@@ -21,7 +21,7 @@ def test_small_run_has_every_key_and_every_message_once(tmp_path):
         [sys.executable, "-m", "loadtest.bench_fanout", "--subscribers", "3000", "--modes", "embedded,distributed_1",
          "--usual-subscribers", "200", "--channel-subscribers", "1000", "--single-subscribers", "100",
          "--timeout", "60", "--json", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())
     for key in KEYS:
