@@ -28,6 +28,7 @@ from enum import Enum
 from typing import Any, Callable
 
 from . import keys
+from .lua import Lua
 
 
 class CircuitState(str, Enum):
@@ -160,8 +161,8 @@ class Circuits:
         self.open_s = open_s
         self.probe_timeout_s = probe_timeout_s
         self.clock = clock
-        self._permit = redis.register_script(PERMIT_LUA)
-        self._record = redis.register_script(RECORD_LUA)
+        self._permit = Lua(redis, PERMIT_LUA)
+        self._record = Lua(redis, RECORD_LUA)
 
     def _now_arg(self) -> str:
         return "" if self.clock is None else repr(float(self.clock()))
@@ -172,18 +173,17 @@ class Circuits:
                                    args=[self._now_arg(), repr(float(self.open_s)), repr(float(self.probe_timeout_s))])
         return Permit(_text(reply))
 
-    async def queue_permit(self, pipe, provider: str) -> None:
+    def queue_permit(self, pipe, provider: str) -> None:
         """``permit`` queued in a pipeline; read its reply with ``Permit(reply.decode())``."""
-        await self._permit(keys=[keys.circuit(provider)],
-                           args=[self._now_arg(), repr(float(self.open_s)), repr(float(self.probe_timeout_s))],
-                           client=pipe)
+        self._permit.queue(pipe, [keys.circuit(provider)],
+                           [self._now_arg(), repr(float(self.open_s)), repr(float(self.probe_timeout_s))])
 
-    async def queue_record(self, pipe, provider: str, successes: int, failures: int, probe: bool = False) -> None:
+    def queue_record(self, pipe, provider: str, successes: int, failures: int, probe: bool = False) -> None:
         """``record`` queued in a pipeline (its reply is the new state)."""
-        await self._record(
-            keys=[keys.circuit(provider), keys.CIRCUIT_INDEX],
-            args=[self._now_arg(), int(successes), int(failures), int(bool(probe)), int(self.failure_threshold),
-                  repr(float(self.failure_ratio)), repr(float(self.window_s)), provider], client=pipe)
+        self._record.queue(pipe, [keys.circuit(provider), keys.CIRCUIT_INDEX],
+                           [self._now_arg(), int(successes), int(failures), int(bool(probe)),
+                            int(self.failure_threshold), repr(float(self.failure_ratio)), repr(float(self.window_s)),
+                            provider])
 
     async def allow(self, provider: str) -> bool:
         """CLOSED → True. OPEN → False until open_s has passed, then exactly one caller (across

@@ -14,6 +14,7 @@ from enum import IntEnum
 import numpy as np
 
 from . import keys
+from .lua import Lua
 
 
 class State(IntEnum):
@@ -102,22 +103,21 @@ class Transitions:
     """Bulk state changes for one shard of one alert."""
 
     def __init__(self, redis):
-        self.script = redis.register_script(TRANSITION_LUA)
+        self.script = Lua(redis, TRANSITION_LUA)
 
-    async def queue(self, pipe, shard: int, alert_id: int, new: State, offsets: np.ndarray, channel_id: int = 0,
+    def queue(self, pipe, shard: int, alert_id: int, new: State, offsets: np.ndarray, channel_id: int = 0,
               allowed: tuple[State, ...] | None = None) -> None:
         """Add the transition to a pipeline; its reply is the packed offsets that moved."""
         offs = np.asarray(offsets, dtype="<u2")
-        await self.script(keys=[keys.delivery_state(shard, alert_id), keys.delivery_channel(shard, alert_id)],
-                    args=[int(new), mask(allowed or ALLOWED_FROM[new]), channel_id, offs.tobytes()],
-                    client=pipe)
+        self.script.queue(pipe, [keys.delivery_state(shard, alert_id), keys.delivery_channel(shard, alert_id)],
+                          [int(new), mask(allowed or ALLOWED_FROM[new]), channel_id, offs.tobytes()])
 
     async def apply(self, redis, shard: int, alert_id: int, new: State, offsets: np.ndarray,
                     channel_id: int = 0, allowed: tuple[State, ...] | None = None) -> np.ndarray:
         if len(offsets) == 0:
             return np.zeros(0, dtype="<u2")
         pipe = redis.pipeline(transaction=False)
-        await self.queue(pipe, shard, alert_id, new, offsets, channel_id, allowed)
+        self.queue(pipe, shard, alert_id, new, offsets, channel_id, allowed)
         (moved,) = await pipe.execute()
         return unpack(moved)
 

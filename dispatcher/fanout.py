@@ -42,6 +42,7 @@ from .alerts import STOPPED, AlertRecord, AlertStore, Lifecycle, fans_out
 from .circuit import Permit
 from .delivery import State, Transitions, count, states
 from .leases import Leases
+from .lua import Lua
 from .render import Renderer
 from .settings import Settings
 from .targeting import Target, resolve_shard, target_for
@@ -79,9 +80,8 @@ class Guard:
         """Before a retry: wait until n more fit the quota."""
         return None
 
-    async def queue_record(self, pipe, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
+    def queue_record(self, pipe, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
         """Count a batch's outcome towards the provider's circuit (in the caller's pipeline)."""
-        return None
 
 
 @dataclass
@@ -140,8 +140,8 @@ class Engine:
         self.guard = guard or Guard()
         self.clock = clock
         self._targets: dict[int, Target] = {}
-        self._set_if_absent = redis.register_script(SET_IF_ABSENT)
-        self._note_failover = redis.register_script(NOTE_FAILOVER)
+        self._set_if_absent = Lua(redis, SET_IF_ABSENT)
+        self._note_failover = Lua(redis, NOTE_FAILOVER)
 
     # -- planning ----------------------------------------------------------
     def target(self, rec: AlertRecord) -> Target:
@@ -362,9 +362,9 @@ class Engine:
         # stops the batch, and the claim (which renews the lease) comes right before the send.
         permit = await self.guard.admit(channel, len(offsets)) if guarded else Permit.ALLOWED
         pipe = self.redis.pipeline(transaction=False)
-        await self.leases.renew(pipe, shard, alert_id)
+        self.leases.renew(pipe, shard, alert_id)
         pipe.hget(keys.alert(alert_id), "lifecycle")
-        await self.transitions.queue(pipe, shard, alert_id, State.SENDING, offsets, channel_id=cid)
+        self.transitions.queue(pipe, shard, alert_id, State.SENDING, offsets, channel_id=cid)
         if guarded:
             pipe.hmget(keys.endpoints(shard, via), offsets.tolist())
         held, lifecycle, packed, *eps = await pipe.execute()
@@ -420,7 +420,7 @@ class Engine:
                 break
             if guarded:       # the last attempt's outcome is counted with the batch's record
                 pipe = self.redis.pipeline(transaction=False)
-                await self.guard.queue_record(pipe, channel, accepted, len(retry), probe=permit is Permit.PROBE)
+                self.guard.queue_record(pipe, channel, accepted, len(retry), probe=permit is Permit.PROBE)
                 await pipe.execute()
                 permit, last_counts = Permit.ALLOWED, (0, 0)
             delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
@@ -459,10 +459,10 @@ class Engine:
         expired = sorted(unsent + waiting) if expired_now else unsent
         queued = [] if expired_now else waiting
         pipe = self.redis.pipeline(transaction=False)
-        await self.transitions.queue(pipe, shard, alert_id, State.SENT, np.array(accepted), channel_id=cid)
-        await self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, np.array(over))
-        await self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, np.array(expired))
-        await self.transitions.queue(pipe, shard, alert_id, State.QUEUED, np.array(queued))
+        self.transitions.queue(pipe, shard, alert_id, State.SENT, np.array(accepted), channel_id=cid)
+        self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, np.array(over))
+        self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, np.array(expired))
+        self.transitions.queue(pipe, shard, alert_id, State.QUEUED, np.array(queued))
         moved_sent, moved_over, moved_expired, moved_queued = await pipe.execute()
         n_sent, n_over, n_queued = len(moved_sent) // 2, len(moved_over) // 2, len(moved_queued) // 2
         pipe = self.redis.pipeline(transaction=False)
@@ -477,7 +477,7 @@ class Engine:
             if n_sent and rec.alert.severity() in SEVERE:
                 pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
         if guard_counts is not None and (guard_counts[0] or guard_counts[1]):
-            await self.guard.queue_record(pipe, channel, guard_counts[0], guard_counts[1], probe=guard_counts[2])
+            self.guard.queue_record(pipe, channel, guard_counts[0], guard_counts[1], probe=guard_counts[2])
         latency_ms = (self.clock() - rec.accepted_at) * 1000
         count(pipe, alert_id, channel.name, State.TARGETED, len(offs) - n_queued)
         count(pipe, alert_id, channel.name, State.SENT, n_sent, latency_ms)
@@ -487,8 +487,7 @@ class Engine:
         for k, v in reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, v)
         if n_over:
-            await self._note_failover(keys=[keys.failed_channels(shard, alert_id)], args=[channel.name, moved_over],
-                                      client=pipe)
+            self._note_failover.queue(pipe, [keys.failed_channels(shard, alert_id)], [channel.name, moved_over])
         pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": channel.name,
                                                                 "sent": n_sent, "failover": n_over}))
         await pipe.execute()

@@ -22,8 +22,8 @@ class RedisGuard:
         """One round trip before a batch: the circuit's permit and a reservation of n sends, then the
         wait the quota asks for."""
         pipe = self.circuits.redis.pipeline(transaction=False)
-        await self.circuits.queue_permit(pipe, channel.name)
-        await self.limiter.queue_reserve(pipe, channel.name, n, self.rate_for(channel))
+        self.circuits.queue_permit(pipe, channel.name)
+        self.limiter.queue_reserve(pipe, channel.name, n, self.rate_for(channel))
         permit, reservation = await pipe.execute()
         wait = self.limiter.wait_from(reservation)
         if wait > 0:
@@ -33,8 +33,8 @@ class RedisGuard:
     def rate_for(self, channel: Channel) -> int:
         return self.rate_limits.get(channel.name, channel.max_rate_per_s)
 
-    async def queue_record(self, pipe, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
-        await self.circuits.queue_record(pipe, channel.name, successes, failures, probe=probe)
+    def queue_record(self, pipe, channel: Channel, successes: int, failures: int, probe: bool = False) -> None:
+        self.circuits.queue_record(pipe, channel.name, successes, failures, probe=probe)
 
     async def take(self, channel: Channel, n: int) -> None:
         """Wait until n more sends fit the provider's quota (reserved across every worker)."""

@@ -8,6 +8,7 @@ import socket
 import uuid
 
 from . import keys
+from .lua import Lua
 
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -24,15 +25,15 @@ class Leases:
         self.redis = redis
         self.ms = int(lease_s * 1000)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._renew = redis.register_script(RENEW)
-        self._release = redis.register_script(RELEASE)
+        self._renew = Lua(redis, RENEW)
+        self._release = Lua(redis, RELEASE)
 
     async def acquire(self, shard: int, alert_id: int) -> bool:
         return bool(await self.redis.set(keys.shard_lease(shard, alert_id), self.owner, nx=True, px=self.ms))
 
-    async def renew(self, pipe, shard: int, alert_id: int) -> None:
+    def renew(self, pipe, shard: int, alert_id: int) -> None:
         """Queue a renewal in a pipeline; its reply is 1 while we hold the lease, 0 once it is lost."""
-        await self._renew(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner, self.ms], client=pipe)
+        self._renew.queue(pipe, [keys.shard_lease(shard, alert_id)], [self.owner, self.ms])
 
     async def keep(self, shard: int, alert_id: int) -> None:
         """Renew the lease every third of its length for as long as the job runs (the caller cancels
@@ -49,4 +50,4 @@ class Leases:
                 continue            # Redis unreachable for now: the batches will notice; try again
 
     async def release(self, shard: int, alert_id: int) -> None:
-        await self._release(keys=[keys.shard_lease(shard, alert_id)], args=[self.owner])
+        await self._release([keys.shard_lease(shard, alert_id)], [self.owner])

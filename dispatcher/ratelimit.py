@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import keys
+from .lua import Lua
 
 #: KEYS: TAT key. ARGV: n, µs per send, burst tolerance (µs), now in µs ("" = server time).
 #: Returns {now_us, wait_us} as strings (µs since the epoch exceed what an integer reply keeps exact in Lua).
@@ -74,7 +75,7 @@ class RateLimiter:
         #: ``clock`` (unix seconds) replaces the Redis server's clock; for tests only.
         self.redis = redis
         self.clock = clock
-        self.script = redis.register_script(RESERVE_LUA)
+        self.script = Lua(redis, RESERVE_LUA)
 
     async def reserve(self, provider: str, n: int, rate_per_s: float, burst: int | None = None) -> Reservation:
         """Reserve n sends and say when they may go out."""
@@ -92,13 +93,13 @@ class RateLimiter:
                                             args=[int(n), repr(interval_us), repr(burst * interval_us), now_arg])
         return Reservation(int(now_us) / 1e6, int(wait_us) / 1e6)
 
-    async def queue_reserve(self, pipe, provider: str, n: int, rate_per_s: float, burst: int | None = None) -> None:
+    def queue_reserve(self, pipe, provider: str, n: int, rate_per_s: float, burst: int | None = None) -> None:
         """``reserve`` queued in a pipeline; ``wait_from(reply)`` reads the seconds to wait."""
         burst = default_burst(rate_per_s) if burst is None else burst
         interval_us = 1e6 / rate_per_s
         now_arg = "" if self.clock is None else str(math.floor(self.clock() * 1e6))
-        await self.script(keys=[keys.rate_limit(provider)],
-                          args=[int(max(n, 1)), repr(interval_us), repr(burst * interval_us), now_arg], client=pipe)
+        self.script.queue(pipe, [keys.rate_limit(provider)],
+                          [int(max(n, 1)), repr(interval_us), repr(burst * interval_us), now_arg])
 
     @staticmethod
     def wait_from(reply) -> float:
