@@ -21,6 +21,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m loadtest.bench_fanout
 
+chaos: $(STAMP)
+	$(BIN)/python -m loadtest.chaos
+
 serve: $(STAMP)
 	$(BIN)/warncast serve
 

@@ -406,21 +406,22 @@ class Engine:
             if guarded and attempt > 1:
                 await self.guard.take(channel, len(pending))
             answers = await channel.send(notice, [recipients[i] for i in pending])
-            retry, retry_after, accepted = [], 0.0, 0
+            retry, retry_after = [], 0.0
             for i, res in zip(pending, answers):
                 outcome[i] = res
                 if res.outcome is Outcome.RETRY:
                     retry.append(i)
                     retry_after = max(retry_after, res.retry_after_s or 0.0)
-                elif res.outcome is Outcome.ACCEPTED:
-                    accepted += 1
+            # The circuit counts requests, not recipients: this attempt failed if most of it must be
+            # retried (a provider that refuses tokens is up; one that times out is not).
+            failed = 2 * len(retry) > len(pending)
             pending = retry
-            last_counts = (accepted, len(retry))
+            last_counts = (0, 1) if failed else (1, 0)
             if not pending or attempt == attempts:
                 break
             if guarded:       # the last attempt's outcome is counted with the batch's record
                 pipe = self.redis.pipeline(transaction=False)
-                self.guard.queue_record(pipe, channel, accepted, len(retry), probe=permit is Permit.PROBE)
+                self.guard.queue_record(pipe, channel, *last_counts, probe=permit is Permit.PROBE)
                 await pipe.execute()
                 permit, last_counts = Permit.ALLOWED, (0, 0)
             delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
@@ -552,7 +553,22 @@ class Engine:
         for shard in range(nshards):
             pipe.zrem(keys.RETRY_SCHEDULE, f"{alert_id}:{shard}")
         await pipe.execute()
+        await self.settled(alert_id, nshards)
         return total
+
+    async def settled(self, alert_id: int, nshards: int, timeout_s: float | None = None) -> bool:
+        """Wait until no shard job of the alert holds its lease: batches in flight when it was stopped
+        have been recorded (so a Cancel planned next sees everyone they reached). Bounded by the
+        lease, which a dead worker's job loses."""
+        deadline = time.monotonic() + (2 * self.settings.lease_s if timeout_s is None else timeout_s)
+        while time.monotonic() < deadline:
+            pipe = self.redis.pipeline(transaction=False)
+            for shard in range(nshards):
+                pipe.exists(keys.shard_lease(shard, alert_id))
+            if not any(await pipe.execute()):
+                return True
+            await asyncio.sleep(0.02)
+        return False
 
     async def _finish_shard(self, alert_id: int, shard: int) -> None:
         await self.redis.srem(keys.alert_shards(alert_id), shard)
