@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import ssl
 import time
@@ -19,6 +18,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import httpx
 import jwt
 
+from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, fit_body, result_for_exception, retry_after_from
 
@@ -116,19 +116,7 @@ class ApnsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApnsSettings":
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            url=env.get("WARNCAST_APNS_URL", d.url).rstrip("/"),
-            team_id=env.get("WARNCAST_APNS_TEAM_ID", d.team_id),
-            key_id=env.get("WARNCAST_APNS_KEY_ID", d.key_id),
-            private_key_pem=env.get("WARNCAST_APNS_PRIVATE_KEY", d.private_key_pem),
-            private_key_file=env.get("WARNCAST_APNS_PRIVATE_KEY_FILE", d.private_key_file),
-            topic=env.get("WARNCAST_APNS_TOPIC", d.topic),
-            critical_allowed=env.get("WARNCAST_APNS_CRITICAL_ALLOWED", "").lower() in ("1", "true", "yes", "on"),
-            ca_file=env.get("WARNCAST_APNS_CA_FILE", d.ca_file),
-            request_timeout_s=float(env.get("WARNCAST_APNS_REQUEST_TIMEOUT_S", d.request_timeout_s)),
-        )
+        return config.from_env(cls, "APNS", env, names={"private_key_pem": "private_key"})
 
     def signing_key(self) -> str:
         if self.private_key_pem:

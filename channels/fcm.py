@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import aiohttp
 import jwt
 
+from channels import config
 from channels.apns import collapse_id_for
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, TokenEndpointError, fit_body, result_for_exception, retry_after_from
@@ -106,15 +106,7 @@ class FcmSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "FcmSettings":
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            url=env.get("WARNCAST_FCM_URL", d.url).rstrip("/"),
-            service_account_file=env.get("WARNCAST_FCM_SERVICE_ACCOUNT_FILE", d.service_account_file),
-            service_account_json=env.get("WARNCAST_FCM_SERVICE_ACCOUNT_JSON", d.service_account_json),
-            token_url=env.get("WARNCAST_FCM_TOKEN_URL", d.token_url),
-            request_timeout_s=float(env.get("WARNCAST_FCM_REQUEST_TIMEOUT_S", d.request_timeout_s)),
-        )
+        return config.from_env(cls, "FCM", env)
 
     def service_account(self) -> dict[str, Any]:
         """The parsed service account; ValueError naming what is missing."""

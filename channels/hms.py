@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import aiohttp
 
+from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, TokenEndpointError, fit_body, result_for_exception, retry_after_from
 
@@ -111,16 +111,7 @@ class HmsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "HmsSettings":
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            url=env.get("WARNCAST_HMS_URL", d.url).rstrip("/"),
-            app_id=env.get("WARNCAST_HMS_APP_ID", d.app_id),
-            client_id=env.get("WARNCAST_HMS_CLIENT_ID", d.client_id),
-            client_secret=env.get("WARNCAST_HMS_CLIENT_SECRET", d.client_secret),
-            token_url=env.get("WARNCAST_HMS_TOKEN_URL", d.token_url),
-            request_timeout_s=float(env.get("WARNCAST_HMS_REQUEST_TIMEOUT_S", d.request_timeout_s)),
-        )
+        return config.from_env(cls, "HMS", env)
 
 
 class HmsChannel(Channel):

@@ -29,14 +29,14 @@ import asyncio
 import calendar
 import inspect
 import logging
-import os
 import random
 import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, Mapping
 
+from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.smpp_pdu import (
     INTERFACE_VERSION, Cmd, DataCoding, EsmClass, MessageState, Pdu, PduError, Status, Tag,
@@ -89,23 +89,8 @@ class SmppSettings:
             raise ValueError("SMPP 3.4 limits: system_id 15, password 8, system_type 12 characters")
 
     @classmethod
-    def from_env(cls) -> "SmppSettings":
-        env = os.environ.get
-        return cls(
-            host=env("WARNCAST_SMPP_HOST", "127.0.0.1"),
-            port=int(env("WARNCAST_SMPP_PORT", "2775")),
-            system_id=env("WARNCAST_SMPP_SYSTEM_ID", DEV_SYSTEM_ID),
-            password=env("WARNCAST_SMPP_PASSWORD", DEV_PASSWORD),
-            system_type=env("WARNCAST_SMPP_SYSTEM_TYPE", ""),
-            window=int(env("WARNCAST_SMPP_WINDOW", "10")),
-            source_addr=env("WARNCAST_SMPP_SOURCE_ADDR", "12379"),
-            enquire_link_s=float(env("WARNCAST_SMPP_ENQUIRE_LINK_S", "30")),
-            max_parts=int(env("WARNCAST_SMPP_MAX_PARTS", "4")),
-            response_timeout_s=float(env("WARNCAST_SMPP_RESPONSE_TIMEOUT_S", "10")),
-            connect_timeout_s=float(env("WARNCAST_SMPP_CONNECT_TIMEOUT_S", "5")),
-            reconnect_max_s=float(env("WARNCAST_SMPP_RECONNECT_MAX_S", "30")),
-            receipt_utc_offset_min=int(env("WARNCAST_SMPP_RECEIPT_UTC_OFFSET_MIN", "0")),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmppSettings":
+        return config.from_env(cls, "SMPP", env)
 
 
 class BindRefused(Exception):

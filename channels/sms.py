@@ -18,13 +18,10 @@ Exceptions::
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import hmac
 import json
-import os
 import re
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -32,6 +29,8 @@ from typing import Any, Mapping, Sequence
 import aiohttp
 import phonenumbers
 
+from channels import config
+from channels.http_errors import parse_retry_after
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.sms_text import segments
 
@@ -77,34 +76,8 @@ class SmsSettings:
             raise ValueError("WARNCAST_SMS_BATCH and WARNCAST_SMS_MAX_PARTS must be at least 1")
 
     @classmethod
-    def from_env(cls) -> "SmsSettings":
-        env = os.environ.get
-        return cls(
-            url=env("WARNCAST_SMS_URL", "http://127.0.0.1:9201").rstrip("/"),
-            api_key=env("WARNCAST_SMS_API_KEY", DEV_API_KEY),
-            callback_secret=env("WARNCAST_SMS_CALLBACK_SECRET", DEV_CALLBACK_SECRET),
-            batch=int(env("WARNCAST_SMS_BATCH", "500")),
-            format=env("WARNCAST_SMS_FORMAT", "json").lower(),
-            max_parts=int(env("WARNCAST_SMS_MAX_PARTS", "4")),
-            callback_url=env("WARNCAST_SMS_CALLBACK_URL", "http://127.0.0.1:8080/callbacks/sms"),
-            timeout_s=float(env("WARNCAST_SMS_TIMEOUT_S", "10")),
-        )
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmsSettings":
+        return config.from_env(cls, "SMS", env)
 
 
 def _each(n: int, outcome: Outcome, reason: Reason, **kw: Any) -> list[Result]:

@@ -9,13 +9,14 @@ from typing import Sequence
 
 import aiohttp
 
+from .http_errors import parse_retry_after
 from .base import Channel, Notice, Outcome, Reason, Recipient, Result
 
 
 def classify_webhook(status: int, retry_after: str | None) -> Result:
     if 200 <= status < 300:
         return Result(Outcome.ACCEPTED)
-    delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+    delay = parse_retry_after(retry_after)
     if status == 429:
         return Result(Outcome.RETRY, Reason.THROTTLED, retry_after_s=delay, detail=str(status))
     if status >= 500:

@@ -26,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, fit_body, result_for_exception, retry_after_from
 
@@ -122,14 +123,7 @@ class WebPushSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WebPushSettings":
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            vapid_private_key=env.get("WARNCAST_WEBPUSH_VAPID_PRIVATE_KEY", d.vapid_private_key),
-            vapid_private_key_file=env.get("WARNCAST_WEBPUSH_VAPID_PRIVATE_KEY_FILE", d.vapid_private_key_file),
-            vapid_subject=env.get("WARNCAST_WEBPUSH_VAPID_SUBJECT", d.vapid_subject),
-            request_timeout_s=float(env.get("WARNCAST_WEBPUSH_REQUEST_TIMEOUT_S", d.request_timeout_s)),
-        )
+        return config.from_env(cls, "WEBPUSH", env)
 
     def vapid_key(self) -> ec.EllipticCurvePrivateKey:
         if self.vapid_private_key:

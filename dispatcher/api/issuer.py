@@ -15,7 +15,7 @@ from .. import cap, keys
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..auth import Caller, authorize_alert
 from ..delivery import State, states
-from ..errors import BadRequest, Forbidden, NotFound, Rejected
+from ..errors import BadRequest, Forbidden, Rejected
 from ..stats import alert_stats
 from . import context as ctx
 from .common import caller, int_param, json_response, path_id, read_limited

@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from channels.sms import sign_reports
-from dispatcher import keys
 from loadtest.simulators.base import Faults
 from loadtest.simulators.run import SimulatorSet
 from tests.dispatcher.conftest import open_api
@@ -90,7 +89,7 @@ async def test_forged_or_stale_delivery_reports_are_refused(store, redis_sync, s
     sims, cm = await _open(store, settings, monkeypatch, ("sms",))
     try:
         async with cm as api:
-            sub = await api.register(regions=["110105"], endpoints={"sms": "+8613900000001"})
+            await api.register(regions=["110105"], endpoints={"sms": "+8613900000001"})
             _, alert = await api.publish(cap_json(codes=["110105"]))
             await api.drain()
             entry = sims.ledger("sms").entries[0]
@@ -114,8 +113,9 @@ async def test_smpp_transport_with_deliver_sm_receipts(store, redis_sync, settin
     sims, cm = await _open(store, settings, monkeypatch, ("smpp",), channels=("sms",))
     try:
         async with cm as api:
-            subs = [await api.register(regions=["110105"], language="zh-CN" if i % 2 else "en",
-                                       endpoints={"sms": f"+86139{i:08d}"}) for i in range(20)]
+            for i in range(20):
+                await api.register(regions=["110105"], language="zh-CN" if i % 2 else "en",
+                                   endpoints={"sms": f"+86139{i:08d}"})
             _, alert = await api.publish(cap_json(codes=["110105"]))
             await api.drain()
             assert len(sims.ledger("smpp").recipients(alert["id"] % 65536)) == 20

@@ -6,7 +6,6 @@ import asyncio
 import time
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from channels.inapp import InappChannel

@@ -5,7 +5,6 @@ import orjson
 import pytest
 from aiohttp import web
 
-from dispatcher.server import start_server
 from tests.dispatcher.conftest import open_api
 from tests.factories import cap_json
 

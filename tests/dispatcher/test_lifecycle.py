@@ -1,13 +1,11 @@
 """Dedupe, Update, Cancel, expiry and approval, through the API and the engine."""
-import asyncio
 import time
 
-import numpy as np
 import pytest
 
 from channels.inapp import InappChannel
 from dispatcher import cap
-from dispatcher.alerts import AlertStore, Lifecycle
+from dispatcher.alerts import Lifecycle
 from dispatcher.delivery import State, states
 from dispatcher import keys
 from dispatcher.fanout import Engine
