@@ -115,6 +115,12 @@ class Channel:
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
         raise NotImplementedError
 
+    async def send_columns(self, notice: Notice, subscriber_ids: Sequence[int],
+                           endpoints: Sequence[str]) -> list[Result]:
+        """``send`` for a caller holding columns (ids, endpoints) rather than Recipient objects; adapters
+        on the bulk path override it to skip building one object per recipient."""
+        return await self.send(notice, list(map(Recipient, subscriber_ids, endpoints)))
+
 
 class ReceiptStatus(str, Enum):
     DELIVERED = "delivered"

@@ -210,6 +210,11 @@ class HmsChannel(Channel):
         return {"validate_only": False, "message": msg}
 
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
+        return await self.send_columns(notice, [r.subscriber_id for r in recipients], [r.endpoint for r in recipients])
+
+    async def send_columns(self, notice: Notice, subscriber_ids: Sequence[int],
+                           endpoints: Sequence[str]) -> list[Result]:
+        recipients = endpoints
         if not recipients:
             return []
         ttl_s = int(notice.expires_at - time.time())
@@ -218,7 +223,7 @@ class HmsChannel(Channel):
                     for _ in recipients]
         results: list[Result] = []
         for start in range(0, len(recipients), self.max_batch):
-            chunk = [r.endpoint for r in recipients[start:start + self.max_batch]]
+            chunk = list(recipients[start:start + self.max_batch])
             results.extend(await self._send_batch(notice, chunk, ttl_s))
         return results
 

@@ -37,6 +37,9 @@ class InappChannel(Channel):
         self.redis = redis
 
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
-        ids = np.fromiter((r.subscriber_id for r in recipients), dtype="<u4", count=len(recipients))
-        await self.redis.publish(keys.INAPP_CHANNEL, pack(notice.alert_id, ids))
-        return [ACCEPTED] * len(recipients)
+        return await self.send_columns(notice, [r.subscriber_id for r in recipients], ())
+
+    async def send_columns(self, notice: Notice, subscriber_ids: Sequence[int],
+                           endpoints: Sequence[str]) -> list[Result]:
+        await self.redis.publish(keys.INAPP_CHANNEL, pack(notice.alert_id, np.asarray(subscriber_ids)))
+        return [ACCEPTED] * len(subscriber_ids)

@@ -384,19 +384,18 @@ class Engine:
         if permit is Permit.DENIED:
             return await self._record(rec, shard, channel, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run,
                                       via=via)
-        base = shard * self.size
+        ids = (claimed + shard * self.size).tolist()
         if not guarded:
-            recipients = list(map(Recipient, (claimed + base).tolist(), [""] * len(offs)))
+            endpoints = [""] * len(offs)
         else:
             raw = eps[0] if len(offs) == len(offsets) else [dict(zip(offsets.tolist(), eps[0]))[o] for o in offs]
-            recipients = list(map(Recipient, (claimed + base).tolist(),
-                                  [e.decode() if e is not None else "" for e in raw]))
+            endpoints = [e.decode() if e is not None else "" for e in raw]
         outcome: list[Result | None] = [None] * len(offs)
-        pending = list(range(len(offs)))          # indexes still to send
-        for i, r in enumerate(recipients):
-            if guarded and not r.endpoint:         # removed since the chain was read
-                outcome[i] = ENDPOINT_REMOVED
-        pending = [i for i in pending if outcome[i] is None]
+        if guarded and "" in endpoints:            # removed since the chain was read
+            for i, e in enumerate(endpoints):
+                if not e:
+                    outcome[i] = ENDPOINT_REMOVED
+        pending = [i for i in range(len(offs)) if outcome[i] is None]
         last_counts = (0, 0)
         attempts = self.settings.attempts_for(channel.name)
         queue_at: float | None = None
@@ -405,7 +404,10 @@ class Engine:
                 break
             if guarded and attempt > 1:
                 await self.guard.take(channel, len(pending))
-            answers = await channel.send(notice, [recipients[i] for i in pending])
+            if len(pending) == len(offs):
+                answers = await channel.send_columns(notice, ids, endpoints)
+            else:
+                answers = await channel.send_columns(notice, [ids[i] for i in pending], [endpoints[i] for i in pending])
             retry, retry_after = [], 0.0
             for i, res in zip(pending, answers):
                 outcome[i] = res

@@ -113,14 +113,13 @@ class InappTap:
 
     def hook(self, channel) -> None:
         """Wrap an in-process in-app adapter: each send is recorded once its publish returned."""
-        original = channel.send
+        original = channel.send_columns
 
-        async def send(notice, recipients):
-            results = await original(notice, recipients)
-            self.record(notice.alert_id, np.fromiter((r.subscriber_id for r in recipients), dtype=np.int64,
-                                                     count=len(recipients)))
+        async def send_columns(notice, subscriber_ids, endpoints):
+            results = await original(notice, subscriber_ids, endpoints)
+            self.record(notice.alert_id, np.asarray(subscriber_ids, dtype=np.int64))
             return results
-        channel.send = send
+        channel.send_columns = send_columns
 
     async def start(self) -> None:
         """No-op; ``listen`` taps the pub/sub channel (for sends made by other processes)."""

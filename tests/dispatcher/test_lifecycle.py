@@ -136,9 +136,9 @@ async def test_a_rerun_job_sends_nothing_twice(engine, redis_aio):
     sent = []
 
     class Counting(InappChannel):
-        async def send(self, notice, recipients):
-            sent.extend(r.subscriber_id for r in recipients)
-            return await super().send(notice, recipients)
+        async def send_columns(self, notice, subscriber_ids, endpoints):
+            sent.extend(subscriber_ids)
+            return await super().send_columns(notice, subscriber_ids, endpoints)
 
     engine.channels["inapp"] = Counting(redis_aio)
     rec = await _accept(engine, cap_json(codes=["110105"]))
