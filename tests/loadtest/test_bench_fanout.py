@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,19 @@ KEYS = ("subscribers", "resolve_ms", "first_send_ms", "accepted_s", "receipts_s"
 def test_small_run_has_every_key_and_every_message_once(tmp_path):
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARNCAST_") and k != "REDIS_URL"}
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "loadtest.bench_fanout", "--subscribers", "3000", "--modes", "embedded,distributed_1",
          "--usual-subscribers", "200", "--channel-subscribers", "1000", "--single-subscribers", "100",
          "--timeout", "60", "--json", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout = stderr = ""
+    try:
+        stdout, stderr = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:             # the benchmark and everything it started go together
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     result = json.loads(out.read_text())
     for key in KEYS:
         assert result.get(key) is not None, key
@@ -39,4 +47,4 @@ def test_small_run_has_every_key_and_every_message_once(tmp_path):
     assert all(c["ledger_ok"] for c in result["channels"].values()), result["channels"]
     rss = result["peak_rss_mib"]
     assert rss["api"] > 0 and rss["simulators"] > 0 and rss["redis"] > 0
-    assert "| per_s" in proc.stdout and "loadtest.bench_fanout --subscribers 3000" in proc.stdout
+    assert "| per_s" in stdout and "loadtest.bench_fanout --subscribers 3000" in stdout
