@@ -64,37 +64,43 @@ def mask(states) -> int:
 
 
 #: KEYS: state string, channel string. ARGV: new state, allowed-from mask, channel byte (0 = leave),
-#: offsets as little-endian uint16, sorted. Returns the offsets that moved, packed the same way.
+#: offsets as little-endian uint16, sorted. Returns the offsets that moved, packed the same way. The
+#: bytes between the first and last moved offset are rewritten with one SETRANGE per key.
 TRANSITION_LUA = """
 local key, chkey = KEYS[1], KEYS[2]
 local new, allowed, chan, offs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local cur = redis.call('GET', key) or ''
 local curlen = #cur
-local out = {}
-local ch, cch = string.char(new), string.char(chan)
-local run_start, run_len = -1, 0
-local function flush()
-  if run_start >= 0 then
-    redis.call('SETRANGE', key, run_start, string.rep(ch, run_len))
-    if chan > 0 then redis.call('SETRANGE', chkey, run_start, string.rep(cch, run_len)) end
-  end
-end
+local moved, out = {}, {}
 for i = 1, #offs - 1, 2 do
   local lo, hi = string.byte(offs, i, i + 1)
   local off = lo + hi * 256
   local s = 0
   if off < curlen then s = string.byte(cur, off + 1) end
   if bit.band(allowed, bit.lshift(1, s)) ~= 0 then
+    moved[#moved + 1] = off
     out[#out + 1] = string.sub(offs, i, i + 1)
-    if run_start >= 0 and off == run_start + run_len then
-      run_len = run_len + 1
-    else
-      flush()
-      run_start, run_len = off, 1
-    end
   end
 end
-flush()
+if #moved == 0 then return '' end
+-- Rewrite the span from the first to the last moved offset in one SETRANGE per key: the offsets
+-- of a batch are scattered (grouped by channel and language), so runs would be short.
+local first, last = moved[1], moved[#moved]
+local function rewrite(k, value)
+  local old = (k == key) and cur or (redis.call('GET', k) or '')
+  local t = {}
+  for j = first, last, 4000 do
+    local stop = math.min(j + 3999, last)
+    local got = {string.byte(old, j + 1, stop + 1)}
+    for m = 1, stop - j + 1 do t[j - first + m] = got[m] or 0 end
+  end
+  for _, off in ipairs(moved) do t[off - first + 1] = value end
+  local parts = {}
+  for j = 1, #t, 4000 do parts[#parts + 1] = string.char(unpack(t, j, math.min(j + 3999, #t))) end
+  redis.call('SETRANGE', k, first, table.concat(parts))
+end
+rewrite(key, new)
+if chan > 0 then rewrite(chkey, chan) end
 return table.concat(out)
 """
 
