@@ -423,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--subscribers", type=int, default=200_000)
-    p.add_argument("--workers", type=int, default=2, help="in-process shard jobs at once (embedded mode)")
+    p.add_argument("--workers", type=int, default=4, help="in-process shard jobs at once (embedded mode; the product default, WARNCAST_WORKERS)")
     p.add_argument("--polygon", action="store_true", help="also resolve a polygon over a quarter of Beijing")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
