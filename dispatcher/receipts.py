@@ -70,22 +70,21 @@ class ReceiptSink:
         """"<alert>:<subscriber>" for each receipt's message (None if unknown), looking in the hashes of
         the last three days."""
         today = int(time.time() // 86_400)
-        days = (today, today - 1, today - 2)
-        pipe = self.redis.pipeline(transaction=False)
-        by_channel: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(receipts):
-            by_channel[r.channel].append(i)
-        for channel, idx in by_channel.items():
-            ids = [receipts[i].provider_id for i in idx]
-            for day in days:
-                pipe.hmget(keys.provider_messages(channel, day), ids)
-        replies = iter(await pipe.execute())
         found: list[bytes | None] = [None] * len(receipts)
-        for channel, idx in by_channel.items():
-            for hits in (next(replies) for _ in days):
+        missing = list(range(len(receipts)))
+        for day in (today, today - 1, today - 2):      # most receipts come the same day
+            by_channel: dict[str, list[int]] = defaultdict(list)
+            for i in missing:
+                by_channel[receipts[i].channel].append(i)
+            pipe = self.redis.pipeline(transaction=False)
+            for channel, idx in by_channel.items():
+                pipe.hmget(keys.provider_messages(channel, day), [receipts[i].provider_id for i in idx])
+            for idx, hits in zip(by_channel.values(), await pipe.execute()):
                 for i, hit in zip(idx, hits):
-                    if found[i] is None:
-                        found[i] = hit
+                    found[i] = hit
+            missing = [i for i in missing if found[i] is None]
+            if not missing:
+                break
         return found
 
     async def ingest(self, receipts: Sequence[Receipt]) -> int:
