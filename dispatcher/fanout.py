@@ -170,14 +170,10 @@ class Engine:
         await self.redis.sadd(keys.FANOUT_PENDING, alert_id)
         target = self.target(rec)
         nshards = await self.subscribers.shard_count()
-        sem = asyncio.Semaphore(4)
         webhook = asyncio.ensure_future(self._forward(rec)) if "webhook" in self.channels else None
-
-        async def one(shard: int) -> int:
-            async with sem:
-                return await self._plan_shard(rec, target, shard)
-
-        total = sum(await asyncio.gather(*(one(s) for s in range(nshards))))
+        total = 0
+        for shard in range(nshards):        # shard by shard: the first job starts after the first shard
+            total += await self._plan_shard(rec, target, shard)
         await self.redis.hset(keys.alert(alert_id), mapping={"planned": 1})
         if webhook:
             await webhook
