@@ -41,7 +41,7 @@ def _env():
 
 def _session():
     if "http" not in _state:
-        import requests
+        import requests       # what such a job usually uses; the fastest blocking client measured here
         _state["http"] = requests.Session()
     return _state["http"]
 
@@ -124,6 +124,7 @@ async def run(n: int, sims, tmp: Path, timeout_s: float = 300.0, processes: int 
     SimpleWorker processes; returns notifications per second, publish-to-last-accept."""
     from redis import Redis
     from rq import Queue, Worker
+    from rq.registry import FailedJobRegistry
 
     from dispatcher.store import start_embedded
     from subscribers import synth
@@ -156,10 +157,13 @@ async def run(n: int, sims, tmp: Path, timeout_s: float = 300.0, processes: int 
             queue.enqueue_many(jobs[k:k + 1000])
         enqueued_s = time.time() - t0
         deadline = time.monotonic() + timeout_s
+        failed = FailedJobRegistry(queue=queue)
         while True:
             st = await sims.stats()
             if procs.accepted(st) >= n or time.monotonic() > deadline:
                 break
+            if failed.count:
+                raise RuntimeError(f"{failed.count} notification jobs failed; see {tmp}/usual-worker0.log")
             await asyncio.sleep(0.1)
         st = await sims.stats(full=True)
         _, last = procs.first_last(st)
