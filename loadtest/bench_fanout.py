@@ -42,6 +42,7 @@ import dataclasses
 import json
 import shutil
 import statistics
+import signal
 import sys
 import tempfile
 import time
@@ -419,8 +420,14 @@ def table(result: dict, argv: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A SIGTERM unwinds like Ctrl-C, so the processes started (each in a session of its own) are stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--subscribers", type=int, default=200_000)
     p.add_argument("--workers", type=int, default=4, help="in-process shard jobs at once (embedded mode; the product default, WARNCAST_WORKERS)")

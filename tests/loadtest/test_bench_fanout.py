@@ -27,9 +27,13 @@ def test_small_run_has_every_key_and_every_message_once(tmp_path):
     try:
         stdout, stderr = proc.communicate(timeout=900)
     finally:
-        if proc.poll() is None:             # the benchmark and everything it started go together
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:             # the benchmark stops what it started, then goes
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     result = json.loads(out.read_text())
     for key in KEYS:
