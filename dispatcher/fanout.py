@@ -468,14 +468,15 @@ class Engine:
             reasons[k] = reasons.get(k, 0) + 1
         expired = sorted(unsent + waiting) if expired_now else unsent
         queued = [] if expired_now else waiting
-        pipe = self.redis.pipeline(transaction=False)
+        # One MULTI: the states and the counters that count them change together or not at all (a
+        # process dying mid-write leaves the claims, which the next run sends again). Every offset here
+        # was claimed by this run under its lease, so each transition moves exactly its list.
+        n_sent, n_over, n_queued = len(accepted), len(over), len(queued)
+        pipe = self.redis.pipeline(transaction=True)
         self.transitions.queue(pipe, shard, alert_id, State.SENT, np.array(accepted), channel_id=cid)
         self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, np.array(over))
         self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, np.array(expired))
         self.transitions.queue(pipe, shard, alert_id, State.QUEUED, np.array(queued))
-        moved_sent, moved_over, moved_expired, moved_queued = await pipe.execute()
-        n_sent, n_over, n_queued = len(moved_sent) // 2, len(moved_over) // 2, len(moved_queued) // 2
-        pipe = self.redis.pipeline(transaction=False)
         if channel.has_receipts and channel.name != "inapp" and accepted:
             base = shard * self.size
             by_id = dict(zip(offs, outcome))
@@ -484,7 +485,7 @@ class Engine:
                 key = keys.provider_messages(channel.name, int(self.clock() // 86_400))
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, 3 * 86_400)
-            if n_sent and rec.alert.severity() in SEVERE:
+            if rec.alert.severity() in SEVERE:
                 pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
         if guard_counts is not None and (guard_counts[0] or guard_counts[1]):
             self.guard.queue_record(pipe, channel, guard_counts[0], guard_counts[1], probe=guard_counts[2])
@@ -493,18 +494,23 @@ class Engine:
         count(pipe, alert_id, channel.name, State.SENT, n_sent, latency_ms)
         count(pipe, alert_id, channel.name, State.FAILOVER, n_over)
         count(pipe, alert_id, channel.name, State.QUEUED, n_queued)
-        count(pipe, alert_id, "all", State.EXPIRED, len(moved_expired) // 2)
+        count(pipe, alert_id, "all", State.EXPIRED, len(expired))
         for k, v in reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, v)
         if n_over:
-            self._note_failover.queue(pipe, [keys.failed_channels(shard, alert_id)], [channel.name, moved_over])
+            self._note_failover.queue(pipe, [keys.failed_channels(shard, alert_id)],
+                                      [channel.name, np.array(over, dtype="<u2").tobytes()])
         pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": channel.name,
                                                                 "sent": n_sent, "failover": n_over}))
-        await pipe.execute()
+        replies = await pipe.execute()
+        moved = [len(r) // 2 for r in replies[:4]]
+        if moved != [n_sent, n_over, len(expired), n_queued]:
+            log.error("alert %s shard %s: recorded %s but moved %s; its lease was lost mid-batch",
+                      alert_id, shard, [n_sent, n_over, len(expired), n_queued], moved)
         report.sent += n_sent
         report.failover += n_over
         report.queued += n_queued
-        report.expired += len(moved_expired) // 2
+        report.expired += len(expired)
         if n_sent:
             report.by_channel[channel.name] = report.by_channel.get(channel.name, 0) + n_sent
         if n_queued:
@@ -512,7 +518,7 @@ class Engine:
         base = shard * self.size
         for o in gone:
             await self.subscribers.remove_endpoint(base + o, via or channel.name)
-        return np.frombuffer(moved_over or b"", dtype="<u2").astype(np.int64)
+        return np.array(over, dtype=np.int64)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:
         """Put this shard's queued sends on the retry schedule, or fail them over when it has been
