@@ -18,7 +18,7 @@ from ..delivery import State, states
 from ..errors import BadRequest, Forbidden, Rejected
 from ..stats import alert_stats
 from . import context as ctx
-from .common import caller, int_param, json_response, path_id, read_limited
+from .common import caller, int_param, json_response, path_id, read_json, read_limited
 
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml", "application/json")
 
@@ -190,9 +190,11 @@ async def cancel(request: web.Request) -> web.Response:
     tz = a.sent.tzinfo or timezone(timedelta(hours=8))
     sent = datetime.now(tz).replace(microsecond=0)
     note = None
-    if request.can_read_body:
-        body = await request.json(loads=orjson.loads) if request.content_type == "application/json" else {}
+    if request.can_read_body and request.content_type == "application/json":
+        body = await read_json(request, 64 * 1024)
         note = body.get("note") if isinstance(body, dict) else None
+        if note is not None and not isinstance(note, str):
+            raise BadRequest("note must be text", [{"field": "note", "message": "must be a string"}])
     cancel_alert = cap.Alert(
         identifier=f"{a.identifier}-cancel-{int(time.time())}", sender=a.sender, sent=sent,
         sent_text=cap.format_datetime(sent), status=a.status, msg_type="Cancel", scope=a.scope,

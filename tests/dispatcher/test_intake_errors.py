@@ -101,3 +101,39 @@ async def test_bad_query_parameters_name_themselves(api, query):
 async def test_unknown_alert_is_404(api):
     status, err = await api.call("GET", "/api/v1/alerts/999")
     assert status == 404 and err["error"] == "no alert 999"
+
+
+@pytest.mark.parametrize("body,status", [(b"{nope", 400), (b'{"note": 5}', 400), (b'{"note": "wrong area"}', 202)])
+async def test_cancel_body_is_checked(api, body, status):
+    _, alert = await api.publish(cap_json())
+    code, out = await api.call("POST", f"/api/v1/alerts/{alert['id']}/cancel", "issuer", data=body,
+                               headers={"Content-Type": "application/json"})
+    assert code == status, out
+    if status == 202:
+        _, xml = await api.call("GET", f"/api/v1/alerts/{out['id']}.xml", "issuer")
+        assert b"<note>wrong area</note>" in xml
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/v1/receipts", b"[1, 2]"), ("/api/v1/receipts", b'"x"'), ("/api/v1/receipts", b"{}"),
+    ("/api/v1/receipts", b'{"receipts": "x"}'),
+])
+async def test_odd_json_shapes_are_client_errors(api, path, body):
+    sub = await api.register(regions=["110105"])
+    code, out = await api.call("POST", path, sub["token"], data=body, headers={"Content-Type": "application/json"})
+    assert 400 <= code < 500, out
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"x"', b'{"lat": "north", "lon": 1}'])
+async def test_odd_locations_are_client_errors(api, body):
+    sub = await api.register(regions=["110105"])
+    code, out = await api.call("PUT", f"/api/v1/subscribers/{sub['id']}/location", sub["token"], data=body,
+                               headers={"Content-Type": "application/json"})
+    assert code in (400, 422), out
+
+
+async def test_a_null_location_stops_sharing_it(api):
+    sub = await api.register(regions=["110105"], location={"lat": 39.9, "lon": 116.4})
+    code, out = await api.call("PUT", f"/api/v1/subscribers/{sub['id']}/location", sub["token"], data=b"null",
+                               headers={"Content-Type": "application/json"})
+    assert code == 200 and out["location"] is None
