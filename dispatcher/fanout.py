@@ -515,9 +515,8 @@ class Engine:
             report.by_channel[channel.name] = report.by_channel.get(channel.name, 0) + n_sent
         if n_queued:
             run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
-        base = shard * self.size
-        for o in gone:
-            await self.subscribers.remove_endpoint(base + o, via or channel.name)
+        if gone:
+            await self.subscribers.remove_endpoints(shard, gone, via or channel.name)
         return np.array(over, dtype=np.int64)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:

@@ -89,13 +89,33 @@ class SubscriberStore:
 
     async def remove_endpoint(self, sid: int, channel: str) -> None:
         """Prune an endpoint the provider reported gone; the channel leaves the chain."""
-        try:
-            current = await self.get(sid)
-        except NotFound:
-            return
-        if channel in current.endpoints:
-            await self.update(sid, {"endpoints": {channel: None},
-                                    "channels": [c for c in current.channels if c != channel]})
+        shard, off = self.locate(sid)
+        await self.remove_endpoints(shard, [off], channel)
+
+    async def remove_endpoints(self, shard: int, offsets: list[int], channel: str) -> int:
+        """Prune one channel's endpoint from many subscribers of a shard at once (a batch's gone
+        tokens): two round trips whatever their number. Returns how many were pruned."""
+        if not offsets:
+            return 0
+        raws = await self.redis.hmget(keys.records(shard), offsets)
+        pipe = self.redis.pipeline(transaction=True)
+        records, pruned = {}, 0
+        for off, raw in zip(offsets, raws):
+            if raw is None:
+                continue
+            rec = orjson.loads(raw)
+            if channel not in rec["c"]:
+                continue
+            rec["c"] = [c for c in rec["c"] if c != channel]
+            records[off] = orjson.dumps(rec)
+            pipe.setrange(keys.column(shard, C.CHAIN.name), off * C.CHAIN.width,
+                          C.cell(C.CHAIN, C.pack_chain(rec["c"])))
+            pruned += 1
+        if records:
+            pipe.hset(keys.records(shard), mapping=records)
+        pipe.hdel(keys.endpoints(shard, channel), *offsets)
+        await pipe.execute()
+        return pruned
 
     async def authenticate(self, token: str) -> int | None:
         """The subscriber id a token belongs to, or None."""

@@ -322,3 +322,17 @@ async def test_write_many_of_nothing(subs):
 async def test_count_is_zero_on_an_empty_store(subs):
     assert await subs.count() == 0
     assert await subs.shard_count() == 0
+
+
+async def test_remove_endpoints_prunes_a_whole_batch_at_once(subs, redis_sync):
+    created = [(await subs.create(FULL))[0] for _ in range(5)]
+    plain, _ = await subs.create({"regions": ["110105"]})               # no hms endpoint: untouched
+    pruned = await subs.remove_endpoints(0, [c.id for c in created[:3]] + [plain.id], "hms")
+    assert pruned == 3
+    for c in created[:3]:
+        got = await subs.get(c.id)
+        assert "hms" not in got.endpoints and got.channels == ["sms", "inapp"]
+        assert C.unpack_chain(int(cell_value(redis_sync, 0, c.id, C.CHAIN))) == ["sms", "inapp"]
+    for c in created[3:]:
+        assert (await subs.get(c.id)).channels == ["hms", "sms", "inapp"]
+    assert (await subs.get(plain.id)).channels == ["inapp"]
