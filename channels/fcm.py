@@ -17,6 +17,7 @@ import aiohttp
 import jwt
 
 from channels import config
+from channels.oauth import BearerCache
 from channels.apns import collapse_id_for
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, TokenEndpointError, fit_body, result_for_exception, retry_after_from
@@ -26,7 +27,6 @@ JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 #: How long before its expiry a cached access token is replaced (s).
-TOKEN_REFRESH_MARGIN_S = 60.0
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_:\-]{100,4096}$")
 
@@ -144,9 +144,7 @@ class FcmChannel(Channel):
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._account: dict[str, Any] | None = None
-        self._token: str | None = None
-        self._token_expires_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._bearer = BearerCache()
         self._slots = asyncio.Semaphore(self.max_in_flight)
 
     @staticmethod
@@ -178,29 +176,19 @@ class FcmChannel(Channel):
 
     async def _access_token(self, stale: str | None = None) -> str:
         """The cached bearer; fetched again when near expiry or when ``stale`` was refused."""
-        async with self._token_lock:
-            if self._token and self._token != stale and time.time() < self._token_expires_at:
-                return self._token
-            assert self._session is not None and self._account is not None, "open() first"
-            token_uri = self.settings.token_url or self._account["token_uri"]
+        assert self._session is not None and self._account is not None, "open() first"
+        account = self._account
+        token_uri = self.settings.token_url or account["token_uri"]
+
+        def form() -> dict[str, str]:
             now = int(time.time())
             assertion = jwt.encode(
-                {"iss": self._account["client_email"], "scope": SCOPE, "aud": token_uri,
-                 "iat": now, "exp": now + 3600},
-                self._account["private_key"], algorithm="RS256",
-                headers={"kid": self._account["private_key_id"]} if self._account.get("private_key_id") else None,
-            )
-            async with self._session.post(token_uri, data={"grant_type": JWT_BEARER_GRANT, "assertion": assertion}) as resp:
-                try:
-                    answer = await resp.json(content_type=None)
-                except ValueError:
-                    answer = None
-                if resp.status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
-                    raise TokenEndpointError(resp.status)
-            self._token = str(answer["access_token"])
-            expires_in = float(answer.get("expires_in", 3600))
-            self._token_expires_at = time.time() + max(0.0, expires_in - TOKEN_REFRESH_MARGIN_S)
-            return self._token
+                {"iss": account["client_email"], "scope": SCOPE, "aud": token_uri, "iat": now, "exp": now + 3600},
+                account["private_key"], algorithm="RS256",
+                headers={"kid": account["private_key_id"]} if account.get("private_key_id") else None)
+            return {"grant_type": JWT_BEARER_GRANT, "assertion": assertion}
+
+        return await self._bearer.get(self._session, token_uri, form, stale=stale)
 
     def build_message(self, notice: Notice, ttl_s: int) -> dict[str, Any]:
         """The message without its token (added per recipient)."""

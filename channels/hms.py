@@ -5,7 +5,6 @@ One request carries the whole batch; the answer's code applies to every token, e
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -15,11 +14,11 @@ from typing import Any, ClassVar, Mapping, Sequence
 import aiohttp
 
 from channels import config
+from channels.oauth import BearerCache
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, TokenEndpointError, fit_body, result_for_exception, retry_after_from
 
 #: How long before its expiry a cached access token is replaced (s).
-TOKEN_REFRESH_MARGIN_S = 60.0
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_.:\-=+/]{32,512}$")
 
@@ -130,9 +129,7 @@ class HmsChannel(Channel):
     def __init__(self, settings: HmsSettings) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
-        self._token: str | None = None
-        self._token_expires_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._bearer = BearerCache()
 
     @staticmethod
     def validate_endpoint(value: str) -> str:
@@ -162,26 +159,10 @@ class HmsChannel(Channel):
 
     async def _access_token(self, stale: str | None = None) -> str:
         """The cached bearer; fetched again when near expiry or when ``stale`` was refused."""
-        async with self._token_lock:
-            fresh = self._token and self._token != stale and time.time() < self._token_expires_at
-            if not fresh:
-                assert self._session is not None, "open() first"
-                form = {
-                    "grant_type": "client_credentials",
-                    "client_id": self.settings.client_id,
-                    "client_secret": self.settings.client_secret,
-                }
-                async with self._session.post(self._token_url, data=form) as resp:
-                    try:
-                        answer = await resp.json(content_type=None)
-                    except ValueError:
-                        answer = None
-                    if resp.status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
-                        raise TokenEndpointError(resp.status)
-                self._token = answer["access_token"]
-                expires_in = float(answer.get("expires_in", 3600))
-                self._token_expires_at = time.time() + max(0.0, expires_in - TOKEN_REFRESH_MARGIN_S)
-            return self._token  # type: ignore[return-value]
+        assert self._session is not None, "open() first"
+        return await self._bearer.get(self._session, self._token_url, lambda: {
+            "grant_type": "client_credentials", "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret}, stale=stale)
 
     def build_message(self, notice: Notice, tokens: Sequence[str], ttl_s: int) -> dict[str, Any]:
         data = json.dumps(
