@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from subscribers import regions
 
 from . import cap, keys
+from .lru import BoundedCache
 from .errors import Conflict, NotFound, Rejected
 
 
@@ -89,7 +90,7 @@ def _digest(xml: bytes) -> str:
 class AlertStore:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
-        self._cache: dict[int, AlertRecord] = {}
+        self._cache: BoundedCache[int, AlertRecord] = BoundedCache(1024)
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
                      now: float | None = None) -> tuple[AlertRecord, bool]:

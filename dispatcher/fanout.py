@@ -43,6 +43,7 @@ from .circuit import Permit
 from .delivery import State, Transitions, count, states
 from .leases import Leases
 from .lua import Lua
+from .lru import BoundedCache
 from .render import Renderer
 from .settings import Settings
 from .targeting import Target, resolve_shard, target_for
@@ -149,7 +150,7 @@ class Engine:
         self.preempt = preempt
         self.guard = guard or Guard()
         self.clock = clock
-        self._targets: dict[int, Target] = {}
+        self._targets: BoundedCache[int, Target] = BoundedCache(1024)
         self._set_if_absent = Lua(redis, SET_IF_ABSENT)
         self._note_failover = Lua(redis, NOTE_FAILOVER)
         self._endpoints = Lua(redis, ENDPOINTS)

@@ -11,6 +11,7 @@ from channels.sms_text import compose_sms
 from subscribers.columns import LANGUAGES
 
 from .alerts import AlertRecord
+from .lru import BoundedCache
 
 KIND = {"inapp": "inapp", "hms": "push", "fcm": "push", "apns": "push", "webpush": "push",
         "sms": "sms", "smpp": "sms", "webhook": "webhook"}
@@ -34,7 +35,7 @@ class Renderer:
     def __init__(self, sms_signature: str = "", sms_max_parts: int = 4):
         self.sms_signature = sms_signature
         self.sms_max_parts = sms_max_parts
-        self._cache: dict[tuple[int, str, str], Notice] = {}
+        self._cache: BoundedCache[tuple[int, str, str], Notice] = BoundedCache(4096)
 
     def notice(self, rec: AlertRecord, channel: str, lang: str) -> Notice:
         kind = KIND[channel]
