@@ -389,7 +389,7 @@ class SmppChannel(Channel):
         try:
             receipt = receipt_from_deliver_sm(pdu, self.settings.receipt_utc_offset_min)
         except (ValueError, KeyError, IndexError) as exc:
-            log.warning("SMPP unreadable delivery receipt: %s", exc)
+            log.warning("SMPP unreadable delivery receipt (%s)", type(exc).__name__)   # its text may hold a number
             return
         if receipt is None or self.on_receipt is None:
             return
