@@ -84,6 +84,7 @@ class Runtime:
         from .fanout import Engine
         from .guard import RedisGuard
         from .receipts import ReceiptSink
+        from .via import provider_rate_limits
 
         self.settings = settings
         self.store = open_store(settings)
@@ -100,7 +101,7 @@ class Runtime:
                 await ch.open()
             engine = Engine(r, settings, chans, submit=enqueue_to_rq(self.store),
                             preempt=higher_waiting_rq(self.store),
-                            guard=RedisGuard(r, rate_limits=dict(settings.rate_limits)))
+                            guard=RedisGuard(r, rate_limits=provider_rate_limits(dict(settings.rate_limits), chans)))
             return r, engine
 
         self.redis, self.engine = self.call(build())

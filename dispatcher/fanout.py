@@ -41,26 +41,18 @@ from . import keys
 from .alerts import STOPPED, AlertRecord, AlertStore, Lifecycle, fans_out
 from .circuit import Permit
 from .delivery import State, Transitions, count, states
+from .history import FailoverHistory
 from .leases import Leases
 from .lua import Lua
 from .lru import BoundedCache
 from .render import Renderer
 from .settings import Settings
 from .targeting import Target, resolve_shard, target_for
+from .via import Via
 
 log = logging.getLogger(__name__)
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
-#: Note the channel each subscriber failed over from (offsets packed as uint16); a rare path.
-NOTE_FAILOVER = """
-for i = 1, #ARGV[2] - 1, 2 do
-  local lo, hi = string.byte(ARGV[2], i, i + 1)
-  local f = tostring(lo + hi * 256)
-  local prev = redis.call('HGET', KEYS[1], f)
-  redis.call('HSET', KEYS[1], f, prev and (prev .. ',' .. ARGV[1]) or ARGV[1])
-end
-return 1
-"""
 #: Endpoints of a batch (offsets packed as uint16), newline-joined, "" where none: the batch costs one
 #: argument to pack instead of one per subscriber (the fan-out process is the busier side).
 ENDPOINTS = """
@@ -140,7 +132,7 @@ class Engine:
         self.size = settings.shard_size
         self.alerts = AlertStore(redis)
         self.subscribers = SubscriberStore(redis, settings.shard_size)
-        self.renderer = Renderer(settings.sms_signature)
+        self.renderer = Renderer(settings.sms_signature, settings.sms_max_parts)
         self.transitions = Transitions(redis)
         self.leases = Leases(redis, settings.lease_s)
         self.channels = channels
@@ -152,8 +144,12 @@ class Engine:
         self.clock = clock
         self._targets: BoundedCache[int, Target] = BoundedCache(1024)
         self._set_if_absent = Lua(redis, SET_IF_ABSENT)
-        self._note_failover = Lua(redis, NOTE_FAILOVER)
+        self.history = FailoverHistory(redis)
         self._endpoints = Lua(redis, ENDPOINTS)
+
+    def via(self, name: str) -> Via:
+        """The chain channel ``name`` with the adapter serving it."""
+        return Via(name, C.CHANNEL_IDS.get(name, 0), self.channels[name])
 
     # -- planning ----------------------------------------------------------
     def target(self, rec: AlertRecord) -> Target:
@@ -363,9 +359,8 @@ class Engine:
                           report: ShardReport, run: _Run) -> np.ndarray:
         """Claim, send, record one batch on the subscribers' channel ``via`` (served by its adapter,
         e.g. "sms" by the SMPP adapter). Returns the offsets failing over to their next channel."""
-        channel = self.channels[via]
-        alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
-        guarded = channel.name != "inapp"
+        v = self.via(via)
+        channel, alert_id, cid, guarded = v.adapter, rec.id, v.id, v.guarded
         # The circuit's permit and the quota's wait come before the claim: a cancel during the wait
         # stops the batch, and the claim (which renews the lease) comes right before the send.
         permit = await self.guard.admit(channel, len(offsets)) if guarded else Permit.ALLOWED
@@ -382,7 +377,7 @@ class Engine:
             back = State.CANCELLED if stopped else State.QUEUED
             moved = await self.transitions.apply(self.redis, shard, alert_id, back, claimed, allowed=(State.SENDING,))
             if stopped:
-                await self._count(rec, channel.name, State.CANCELLED, len(moved))
+                await self._count(rec, v.name, State.CANCELLED, len(moved))
                 report.cancelled += len(moved)
             run.halt = "stopped" if stopped else "lost"
             return EMPTY
@@ -390,8 +385,7 @@ class Engine:
             return EMPTY
         offs = claimed.tolist()
         if permit is Permit.DENIED:
-            return await self._record(rec, shard, channel, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run,
-                                      via=via)
+            return await self._record(rec, shard, v, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run)
         ids = (claimed + shard * self.size).tolist()
         if not guarded:
             endpoints = [""] * len(offs)
@@ -405,7 +399,7 @@ class Engine:
                     outcome[i] = ENDPOINT_REMOVED
         pending = [i for i in range(len(offs)) if outcome[i] is None]
         last_counts = (0, 0)
-        attempts = self.settings.attempts_for(channel.name)
+        attempts = self.settings.attempts_for(v.name)
         queue_at: float | None = None
         for attempt in range(1, attempts + 1):
             if rec.expires_at is not None and self.clock() >= rec.expires_at:
@@ -441,16 +435,15 @@ class Engine:
                 queue_at = self.clock() + delay
                 break
             await asyncio.sleep(delay)
-        return await self._record(rec, shard, channel, offs, outcome, pending, queue_at, report, run, via=via,
+        return await self._record(rec, shard, v, offs, outcome, pending, queue_at, report, run,
                                   guard_counts=(*last_counts, permit is Permit.PROBE) if guarded else None)
 
-    async def _record(self, rec: AlertRecord, shard: int, channel: Channel, offs: list[int],
+    async def _record(self, rec: AlertRecord, shard: int, v: Via, offs: list[int],
                       outcome: list[Result | None], pending: list[int], queue_at: float | None,
-                      report: ShardReport, run: _Run, guard_counts: tuple[int, int, bool] | None = None,
-                      via: str = "") -> np.ndarray:
+                      report: ShardReport, run: _Run, guard_counts: tuple[int, int, bool] | None = None) -> np.ndarray:
         """Write a batch's outcome: sent, failover (permanent, gone, out of attempts, circuit open),
         queued on the retry schedule (a long wait), or expired."""
-        alert_id, cid = rec.id, C.CHANNEL_IDS.get(channel.name, 0)
+        alert_id, cid, channel = rec.id, v.id, v.adapter
         expired_now = rec.expires_at is not None and self.clock() >= rec.expires_at
         later = set(pending) if (queue_at is not None or expired_now) else set()
         accepted, over, waiting, unsent, gone = [], [], [], [], []
@@ -465,7 +458,7 @@ class Engine:
             (waiting if i in later else over).append(o)
             if res.outcome is Outcome.GONE:
                 gone.append(o)
-            k = f"reason:{channel.name}:{res.reason.value}"
+            k = f"reason:{v.name}:{res.reason.value}"
             reasons[k] = reasons.get(k, 0) + 1
         expired = sorted(unsent + waiting) if expired_now else unsent
         queued = [] if expired_now else waiting
@@ -478,12 +471,12 @@ class Engine:
         self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, np.array(over))
         self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, np.array(expired))
         self.transitions.queue(pipe, shard, alert_id, State.QUEUED, np.array(queued))
-        if channel.has_receipts and channel.name != "inapp" and accepted:
+        if channel.has_receipts and v.guarded and accepted:
             base = shard * self.size
             by_id = dict(zip(offs, outcome))
             mapping = {by_id[o].provider_id: f"{alert_id}:{base + o}" for o in accepted if by_id[o].provider_id}
             if mapping:
-                key = keys.provider_messages(channel.name, int(self.clock() // 86_400))
+                key = keys.provider_messages(v.provider, int(self.clock() // 86_400))
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, 3 * 86_400)
             if rec.alert.severity() in SEVERE:
@@ -491,17 +484,15 @@ class Engine:
         if guard_counts is not None and (guard_counts[0] or guard_counts[1]):
             self.guard.queue_record(pipe, channel, guard_counts[0], guard_counts[1], probe=guard_counts[2])
         latency_ms = (self.clock() - rec.accepted_at) * 1000
-        count(pipe, alert_id, channel.name, State.TARGETED, len(offs) - n_queued)
-        count(pipe, alert_id, channel.name, State.SENT, n_sent, latency_ms)
-        count(pipe, alert_id, channel.name, State.FAILOVER, n_over)
-        count(pipe, alert_id, channel.name, State.QUEUED, n_queued)
+        count(pipe, alert_id, v.name, State.TARGETED, len(offs) - n_queued)
+        count(pipe, alert_id, v.name, State.SENT, n_sent, latency_ms)
+        count(pipe, alert_id, v.name, State.FAILOVER, n_over)
+        count(pipe, alert_id, v.name, State.QUEUED, n_queued)
         count(pipe, alert_id, "all", State.EXPIRED, len(expired))
-        for k, v in reasons.items():
-            pipe.hincrby(keys.counters(alert_id), k, v)
-        if n_over:
-            self._note_failover.queue(pipe, [keys.failed_channels(shard, alert_id)],
-                                      [channel.name, np.array(over, dtype="<u2").tobytes()])
-        pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": channel.name,
+        for k, n in reasons.items():
+            pipe.hincrby(keys.counters(alert_id), k, n)
+        self.history.queue(pipe, shard, alert_id, v.name, over)
+        pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": v.name,
                                                                 "sent": n_sent, "failover": n_over}))
         replies = await pipe.execute()
         moved = [len(r) // 2 for r in replies[:4]]
@@ -513,11 +504,11 @@ class Engine:
         report.queued += n_queued
         report.expired += len(expired)
         if n_sent:
-            report.by_channel[channel.name] = report.by_channel.get(channel.name, 0) + n_sent
+            report.by_channel[v.name] = report.by_channel.get(v.name, 0) + n_sent
         if n_queued:
             run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
         if gone:
-            await self.subscribers.remove_endpoints(shard, gone, via or channel.name)
+            await self.subscribers.remove_endpoints(shard, gone, v.name)
         return np.array(over, dtype=np.int64)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:

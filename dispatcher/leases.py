@@ -3,12 +3,15 @@ another worker when its holder dies and the lease runs out."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
 
 from . import keys
 from .lua import Lua
+
+log = logging.getLogger(__name__)
 
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -46,8 +49,10 @@ class Leases:
                     return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                continue            # Redis unreachable for now: the batches will notice; try again
+            except Exception as exc:    # Redis unreachable for now: the batches will notice; try again
+                log.warning("renewing the lease of (alert %s, shard %s) failed: %s; trying again",
+                            alert_id, shard, exc.__class__.__name__)
+                continue
 
     async def release(self, shard: int, alert_id: int) -> None:
         await self._release([keys.shard_lease(shard, alert_id)], [self.owner])

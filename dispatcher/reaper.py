@@ -17,6 +17,7 @@ from subscribers import columns as C
 from . import keys
 from .alerts import Lifecycle
 from .delivery import State, count, states
+from .errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ async def _lost_jobs(engine) -> int:
         alert_id = int(raw)
         try:
             rec = await engine.alerts.get(alert_id)
-        except Exception:
+        except NotFound:
+            log.warning("alert %s is pending a fan-out but is gone; dropping it", alert_id)
+            await redis.srem(keys.FANOUT_PENDING, alert_id)
             continue
         if rec.lifecycle is Lifecycle.SENDING and rec.expires_at is not None and engine.clock() >= rec.expires_at:
             await engine.stop(alert_id, Lifecycle.EXPIRED, by="expiry")
@@ -106,8 +109,7 @@ async def _overdue_receipts(engine) -> int:
             pipe = engine.redis.pipeline(transaction=False)
             count(pipe, alert_id, name, State.FAILOVER, len(moved))
             pipe.hincrby(keys.counters(alert_id), f"reason:{name}:receipt_timeout", len(moved))
-            for off in moved.tolist():
-                pipe.hset(keys.failed_channels(shard, alert_id), off, name)
+            engine.history.queue(pipe, shard, alert_id, name, moved)
             await pipe.execute()
             await engine.reopen(alert_id, shard)
             n += 1

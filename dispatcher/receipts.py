@@ -19,6 +19,7 @@ from channels.base import Receipt, ReceiptStatus
 from . import keys
 from .alerts import AlertStore
 from .delivery import State, Transitions, count
+from .via import chain_name
 
 log = logging.getLogger(__name__)
 TO_STATE = {ReceiptStatus.DELIVERED: State.DELIVERED, ReceiptStatus.FAILED: State.FAILED}
@@ -100,7 +101,7 @@ class ReceiptSink:
                 continue
             alert_id, sid = (int(x) for x in hit.split(b":"))
             shard, off = divmod(sid, self.size)
-            groups[(alert_id, shard, TO_STATE[r.status], r.channel)].append(off)
+            groups[(alert_id, shard, TO_STATE[r.status], chain_name(r.channel))].append(off)
         moved_total = 0
         for (alert_id, shard, state, channel), offs in groups.items():
             moved = await self.transitions.apply(self.redis, shard, alert_id, state, np.unique(np.array(offs)))

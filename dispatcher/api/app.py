@@ -14,6 +14,7 @@ from ..guard import RedisGuard
 from ..pool import LocalPool
 from ..receipts import ReceiptSink
 from ..settings import Settings
+from ..via import provider_rate_limits
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware
@@ -46,7 +47,8 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             webhook_format=settings.webhook_format, on_receipt=sink.add)
         for ch in chans.values():
             await ch.open()
-        engine = Engine(redis, settings, chans, guard=RedisGuard(redis, rate_limits=dict(settings.rate_limits)))
+        engine = Engine(redis, settings, chans, guard=RedisGuard(
+            redis, rate_limits=provider_rate_limits(dict(settings.rate_limits), chans)))
         n = settings.workers if workers is None else workers
         pool = LocalPool(engine, n) if n > 0 else None
         if pool is None:

@@ -122,8 +122,13 @@ async def test_smpp_transport_with_deliver_sm_receipts(store, redis_sync, settin
 
             async def delivered():
                 _, got = await api.call("GET", f"/api/v1/alerts/{alert['id']}")
-                return got["stats"]["channels"].get("smpp", {}).get("delivered") == 20
+                return got["stats"]["channels"].get("sms", {}).get("delivered") == 20
             assert await _until(delivered)
+            # one channel identity: the subscribers' chain channel, whichever adapter served it
+            _, got = await api.call("GET", f"/api/v1/alerts/{alert['id']}")
+            assert "smpp" not in got["stats"]["channels"]
+            _, page = await api.call("GET", f"/api/v1/alerts/{alert['id']}/deliveries")
+            assert {d["channel"] for d in page["deliveries"]} == {"sms"}
             texts = sims.sims["smpp"].texts
             assert any(t.startswith("【北京市预警信息发布中心】") for t in texts.values())
     finally:
