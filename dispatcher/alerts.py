@@ -13,6 +13,7 @@ from subscribers import regions
 
 from . import cap, keys
 from .lru import BoundedCache
+from .lua import Lua
 from .errors import Conflict, NotFound, Rejected
 
 
@@ -29,6 +30,31 @@ class Lifecycle(str, Enum):
 #: Priority lanes, highest first.
 LANES = ("immediate", "high", "normal")
 STOPPED = (Lifecycle.CANCELLED, Lifecycle.SUPERSEDED, Lifecycle.EXPIRED)
+_L = Lifecycle
+#: The lifecycles an alert may move into each one from; every move is one compare-and-set in Redis.
+#: A cancelled alert stays cancelled (no finishing job, reopen or later Update turns it into another).
+LIFECYCLE_FROM: dict[Lifecycle, tuple[Lifecycle, ...]] = {
+    _L.HELD: (),
+    _L.SENDING: (_L.HELD, _L.DONE),                   # approved; reopened by late failovers
+    _L.DONE: (_L.SENDING,),                           # every shard job finished
+    _L.STORED: (_L.HELD,),                            # approved, never fans out
+    _L.CANCELLED: (_L.HELD, _L.SENDING, _L.DONE, _L.STORED, _L.SUPERSEDED, _L.EXPIRED),
+    _L.SUPERSEDED: (_L.HELD, _L.SENDING, _L.DONE, _L.STORED, _L.EXPIRED),
+    _L.EXPIRED: (_L.SENDING, _L.HELD),
+}
+#: KEYS: the alert's hash. ARGV: new lifecycle, allowed current ones (comma-joined). Returns the
+#: lifecycle it was in when it moved, "" when it did not (not allowed), false when there is no alert.
+SET_LIFECYCLE = """
+local cur = redis.call('HGET', KEYS[1], 'lifecycle')
+if not cur then return false end
+for s in string.gmatch(ARGV[2], '[^,]+') do
+  if s == cur then
+    redis.call('HSET', KEYS[1], 'lifecycle', ARGV[1])
+    return cur
+  end
+end
+return ''
+"""
 
 
 def lane_for(alert: cap.Alert) -> str:
@@ -63,6 +89,11 @@ class AlertRecord:
     references: list[int] = field(default_factory=list)
     expires_at: float | None = None
     approved_by: str = ""
+    #: Referenced alerts this one supersedes or cancels (an Update or Cancel its issuer may amend):
+    #: their reached subscribers join its audience. An Alert's references are metadata only.
+    amends: list[int] = field(default_factory=list)
+    #: The issuer's scopes when it was accepted: earlier recipients are reached only inside them.
+    scopes: tuple[str, ...] = ("*",)
 
     def links(self) -> dict[str, str]:
         base = f"/api/v1/alerts/{self.id}"
@@ -83,6 +114,10 @@ class AlertRecord:
         }
 
 
+def _default_amends(alert: cap.Alert, refs: list[int]) -> list[int]:
+    return list(refs) if alert.msg_type in ("Update", "Cancel") else []
+
+
 def _digest(xml: bytes) -> str:
     return hashlib.sha256(xml).hexdigest()
 
@@ -91,9 +126,11 @@ class AlertStore:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
         self._cache: BoundedCache[int, AlertRecord] = BoundedCache(1024)
+        self._set_lifecycle = Lua(redis, SET_LIFECYCLE)
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
-                     now: float | None = None) -> tuple[AlertRecord, bool]:
+                     now: float | None = None, *, amends: list[int] | None = None,
+                     scopes: tuple[str, ...] = ("*",)) -> tuple[AlertRecord, bool]:
         """Store a validated alert. Returns (record, created); an identical resubmission returns the
         existing record with created=False; the same identity with other content is a Conflict."""
         now = time.time() if now is None else now
@@ -113,12 +150,14 @@ class AlertStore:
             other = int(await self.redis.hget(keys.ALERT_IDENTITY, identity))
             return await self._same_or_conflict(other, digest, identity), False
         lifecycle = Lifecycle.HELD if hold else (Lifecycle.SENDING if fans_out(alert) else Lifecycle.STORED)
+        amends = _default_amends(alert, refs) if amends is None else [r for r in amends if r in refs]
         rec = AlertRecord(alert_id, alert, xml, lifecycle, now, issuer, lane_for(alert), refs,
-                          expires.timestamp() if expires else None)
+                          expires.timestamp() if expires else None, amends=amends, scopes=tuple(scopes))
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.alert(alert_id), mapping={
             "xml": xml, "digest": digest, "lifecycle": lifecycle.value, "accepted_at": repr(now),
-            "issuer": issuer, "lane": rec.lane, "refs": orjson.dumps(refs),
+            "issuer": issuer, "lane": rec.lane, "refs": orjson.dumps(refs), "amends": orjson.dumps(amends),
+            "scopes": orjson.dumps(list(rec.scopes)),
             "expires_at": repr(rec.expires_at) if rec.expires_at else "",
         })
         pipe.zadd(keys.ALERT_INDEX, {alert_id: now})
@@ -161,6 +200,9 @@ class AlertStore:
             raw[b"issuer"].decode(), raw[b"lane"].decode(), orjson.loads(raw[b"refs"]),
             float(raw[b"expires_at"]) if raw.get(b"expires_at") else None,
             raw.get(b"approved_by", b"").decode())
+        refs = rec.references
+        rec.amends = orjson.loads(raw[b"amends"]) if b"amends" in raw else _default_amends(alert, refs)
+        rec.scopes = tuple(orjson.loads(raw[b"scopes"])) if b"scopes" in raw else ("*",)
         self._cache[alert_id] = rec
         return rec
 
@@ -172,19 +214,27 @@ class AlertStore:
 
     async def set_lifecycle(self, alert_id: int, value: Lifecycle, by: str = "system",
                             only_from: tuple[Lifecycle, ...] | None = None) -> bool:
-        """Move an alert's lifecycle; with ``only_from``, only if it is currently in one of those."""
-        if only_from is not None and await self.lifecycle(alert_id) not in only_from:
+        """Move an alert's lifecycle in one compare-and-set: only from the lifecycles
+        ``LIFECYCLE_FROM`` allows (and, with ``only_from``, only from those). False if it did not move."""
+        allowed = [s for s in LIFECYCLE_FROM[value] if only_from is None or s in only_from]
+        was = await self._set_lifecycle(keys=[keys.alert(alert_id)], args=[value.value, ",".join(s.value for s in allowed)])
+        if was is None:
+            raise NotFound(f"no alert {alert_id}")
+        if not was:
             return False
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.alert(alert_id), "lifecycle", value.value)
         pipe.xadd(keys.AUDIT, {"action": value.value, "alert": alert_id, "by": by, "t": repr(time.time())},
                   maxlen=100_000, approximate=True)
         if value in STOPPED:
             pipe.zrem(keys.ACTIVE_ALERTS, alert_id)
         await pipe.execute()
+        self.forget_lifecycle(alert_id, value)
+        return True
+
+    def forget_lifecycle(self, alert_id: int, value: Lifecycle) -> None:
+        """Keep this process's cached record in step with a lifecycle moved in Redis."""
         if alert_id in self._cache:
             self._cache[alert_id].lifecycle = value
-        return True
 
     async def approve(self, alert_id: int, by: str) -> AlertRecord:
         rec = await self.get(alert_id)
@@ -192,8 +242,10 @@ class AlertStore:
             raise Conflict(f"alert {alert_id} is {rec.lifecycle.value}, not waiting for approval")
         if by == rec.issuer:
             raise Conflict("an alert must be approved by someone other than its issuer")
+        nxt = Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED
+        if not await self.set_lifecycle(alert_id, nxt, by=by, only_from=(Lifecycle.HELD,)):
+            raise Conflict(f"alert {alert_id} is no longer waiting for approval")
         await self.redis.hset(keys.alert(alert_id), "approved_by", by)
-        await self.set_lifecycle(alert_id, Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED, by=by)
         return await self.get(alert_id)
 
     async def list(self, limit: int = 50, before: float | None = None) -> list[AlertRecord]:

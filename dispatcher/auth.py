@@ -35,6 +35,17 @@ class Caller:
             raise Forbidden("a subscriber token gives access to its own record only")
 
 
+def same_issuer(caller: Caller, issuer: str) -> bool:
+    """Whether the caller is the issuer of record ``issuer`` (the one place issuers are compared)."""
+    return caller.role == "issuer" and caller.name == issuer
+
+
+def may_amend(caller: Caller, issuer: str) -> bool:
+    """Whether the caller may update or cancel an alert issued by ``issuer``: its own issuer, or an
+    operator or admin."""
+    return caller.role in ("operator", "admin") or same_issuer(caller, issuer)
+
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

@@ -42,6 +42,7 @@ from .alerts import STOPPED, AlertRecord, AlertStore, Lifecycle, fans_out
 from .circuit import Permit
 from .delivery import State, Transitions, count, states
 from .history import FailoverHistory
+from .lifecycle import LifecycleControl, amendment
 from .leases import Leases
 from .lua import Lua
 from .lru import BoundedCache
@@ -145,6 +146,8 @@ class Engine:
         self._targets: BoundedCache[int, Target] = BoundedCache(1024)
         self._set_if_absent = Lua(redis, SET_IF_ABSENT)
         self.history = FailoverHistory(redis)
+        self.lifecycle = LifecycleControl(redis, self.alerts, self.transitions, settings.shard_size,
+                                          settings.lease_s, self.subscribers.shard_count)
         self._endpoints = Lua(redis, ENDPOINTS)
 
     def via(self, name: str) -> Via:
@@ -165,6 +168,7 @@ class Engine:
         if rec.lifecycle is not Lifecycle.SENDING or not fans_out(rec.alert):
             return 0
         await self.redis.sadd(keys.FANOUT_PENDING, alert_id)
+        await self._amend(rec)
         target = self.target(rec)
         nshards = await self.subscribers.shard_count()
         webhook = asyncio.ensure_future(self._forward(rec)) if "webhook" in self.channels else None
@@ -176,6 +180,14 @@ class Engine:
             await webhook
         await self._finish_if_done(alert_id)
         return total
+
+    async def _amend(self, rec: AlertRecord) -> None:
+        """Stop what this alert supersedes or cancels, and let their batches in flight be recorded,
+        before planning it (idempotent: a re-plan after a crash does it again harmlessly)."""
+        for ref in rec.amends:
+            stop_as = amendment(rec, await self.alerts.get(ref))
+            if stop_as is not None:
+                await self.stop(ref, stop_as, by=rec.issuer)
 
     async def _plan_shard(self, rec: AlertRecord, target: Target, shard: int) -> int:
         targeted, suppressed = await resolve_shard(self.redis, shard, target, self.size, self.clock())
@@ -492,8 +504,6 @@ class Engine:
         for k, n in reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, n)
         self.history.queue(pipe, shard, alert_id, v.name, over)
-        pipe.publish(keys.alert_events(alert_id), orjson.dumps({"shard": shard, "channel": v.name,
-                                                                "sent": n_sent, "failover": n_over}))
         replies = await pipe.execute()
         moved = [len(r) // 2 for r in replies[:4]]
         if moved != [n_sent, n_over, len(expired), n_queued]:
@@ -532,74 +542,27 @@ class Engine:
             count(pipe, rec.id, channel, state, n, (self.clock() - rec.accepted_at) * 1000)
             await pipe.execute()
 
-    # -- stopping ----------------------------------------------------------
-    async def stop_shard(self, alert_id: int, shard: int, state: State) -> int:
-        """Move every pending subscriber of one shard to ``cancelled`` / ``expired``."""
-        st = states(await self.redis.get(keys.delivery_state(shard, alert_id)), self.size)
-        pending = np.flatnonzero(np.isin(st, [State.TARGETED, State.QUEUED, State.FAILOVER]))
-        moved = await self.transitions.apply(self.redis, shard, alert_id, state, pending)
-        if len(moved):
-            pipe = self.redis.pipeline(transaction=False)
-            count(pipe, alert_id, "all", state, len(moved))
-            await pipe.execute()
-        return len(moved)
-
+    # -- lifecycle (dispatcher.lifecycle) ----------------------------------
     async def stop(self, alert_id: int, lifecycle: Lifecycle, by: str) -> int:
-        """Cancel / supersede / expire an alert: no further sends (running jobs stop within one
-        batch), pending ones marked, its retries dropped."""
-        await self.alerts.set_lifecycle(alert_id, lifecycle, by=by)
-        state = State.EXPIRED if lifecycle is Lifecycle.EXPIRED else State.CANCELLED
-        nshards = await self.subscribers.shard_count()
-        total = 0
-        for shard in range(nshards):
-            total += await self.stop_shard(alert_id, shard, state)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(keys.alert_shards(alert_id))
-        pipe.srem(keys.FANOUT_PENDING, alert_id)
-        for shard in range(nshards):
-            pipe.zrem(keys.RETRY_SCHEDULE, f"{alert_id}:{shard}")
-        await pipe.execute()
-        await self.settled(alert_id, nshards)
-        return total
+        return await self.lifecycle.stop(alert_id, lifecycle, by)
+
+    async def stop_shard(self, alert_id: int, shard: int, state: State) -> int:
+        return await self.lifecycle.stop_shard(alert_id, shard, state)
 
     async def settled(self, alert_id: int, nshards: int, timeout_s: float | None = None) -> bool:
-        """Wait until no shard job of the alert holds its lease: batches in flight when it was stopped
-        have been recorded (so a Cancel planned next sees everyone they reached). Bounded by the
-        lease, which a dead worker's job loses."""
-        deadline = time.monotonic() + (2 * self.settings.lease_s if timeout_s is None else timeout_s)
-        while time.monotonic() < deadline:
-            pipe = self.redis.pipeline(transaction=False)
-            for shard in range(nshards):
-                pipe.exists(keys.shard_lease(shard, alert_id))
-            if not any(await pipe.execute()):
-                return True
-            await asyncio.sleep(0.02)
-        return False
+        return await self.lifecycle.settled(alert_id, nshards, timeout_s)
 
     async def _finish_shard(self, alert_id: int, shard: int) -> None:
-        await self.redis.srem(keys.alert_shards(alert_id), shard)
-        await self._finish_if_done(alert_id)
+        await self.lifecycle.finish_shard(alert_id, shard)
 
     async def _finish_if_done(self, alert_id: int) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.scard(keys.alert_shards(alert_id))
-        pipe.hget(keys.alert(alert_id), "planned")
-        left, planned = await pipe.execute()
-        if left == 0 and planned:
-            await self.alerts.set_lifecycle(alert_id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
-            await self.redis.srem(keys.FANOUT_PENDING, alert_id)
-            await self.redis.publish(keys.alert_events(alert_id), b'{"done":true}')
+        await self.lifecycle.finish_if_done(alert_id)
 
     async def reopen(self, alert_id: int, shard: int) -> None:
         """Send a finished shard again (late receipts made some subscribers fail over)."""
-        rec = await self.alerts.get(alert_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(keys.alert_shards(alert_id), shard)
-        pipe.sadd(keys.FANOUT_PENDING, alert_id)
-        await pipe.execute()
-        await self.alerts.set_lifecycle(alert_id, Lifecycle.SENDING, by="receipt-timeout",
-                                        only_from=(Lifecycle.DONE,))
-        await self.enqueue(alert_id, shard, rec.lane)
+        if await self.lifecycle.reopen(alert_id, shard):
+            rec = await self.alerts.get(alert_id)
+            await self.enqueue(alert_id, shard, rec.lane)
 
     async def reap(self) -> int:
         from .reaper import reap

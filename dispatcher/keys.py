@@ -103,10 +103,6 @@ def alert_shards(alert_id: int) -> str:
     return f"{PREFIX}:{alert_tag(alert_id)}:shards"
 
 
-def alert_events(alert_id: int) -> str:
-    """pub/sub channel of progress events for one alert."""
-    return f"{PREFIX}:{alert_tag(alert_id)}:events"
-
 
 def provider_messages(channel: str, day: int) -> str:
     """hash provider message id → "<alert>:<subscriber>" for the messages accepted on one day (UTC

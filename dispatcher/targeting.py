@@ -21,6 +21,7 @@ from subscribers import regions
 
 from . import geo_targeting, keys
 from .alerts import AlertRecord, top_tier
+from .auth import parse_bbox
 from .cap import SEVERITY_RANK
 from .delivery import REACHED, states
 
@@ -37,6 +38,9 @@ class Target:
     cohort_flag: int                         #: 0 for Actual, else the cohort bit required
     top_tier: bool
     reached_from: list[int] = field(default_factory=list)
+    #: Where earlier recipients may be reached (the issuer's scopes): code ranges and boxes; None = anywhere.
+    reach_ranges: np.ndarray | None = None
+    reach_geo: geo_targeting.GeoPlan | None = None
 
     @property
     def has_area(self) -> bool:
@@ -59,8 +63,31 @@ def target_for(rec: AlertRecord) -> Target:
     ranges = np.array([C.code_range(c) for c in sorted(codes)], dtype=np.uint64).reshape(-1, 2)
     plan = geo_targeting.plan_area(polygons, circles) if (polygons or circles) else None
     cohort = {"Exercise": C.COHORT_EXERCISE, "Test": C.COHORT_TEST}.get(alert.status, 0)
-    return Target(rec.id, ranges, plan, cats, max(1, SEVERITY_RANK.get(alert.severity(), 0)), cohort,
-                  top_tier(alert), list(rec.references))
+    target = Target(rec.id, ranges, plan, cats, max(1, SEVERITY_RANK.get(alert.severity(), 0)), cohort,
+                    top_tier(alert), list(rec.amends))
+    if rec.amends and "*" not in rec.scopes:
+        scope_codes = sorted(s for s in rec.scopes if s.isdigit())
+        target.reach_ranges = np.array([C.code_range(c) for c in scope_codes], dtype=np.uint64).reshape(-1, 2)
+        boxes = [b for b in map(parse_bbox, rec.scopes) if b]
+        rings = [[(s, w), (s, e), (n, e), (n, w), (s, w)] for s, w, n, e in boxes]
+        target.reach_geo = geo_targeting.plan_area(rings, []) if rings else None
+    return target
+
+
+def _in_ranges(cols: dict, ranges: np.ndarray, size: int) -> np.ndarray:
+    """Subscribers with a region code inside any of the (sorted, possibly overlapping) code ranges:
+    ranges merged once, then one binary search per column (not one pass per range)."""
+    out = np.zeros(size, dtype=bool)
+    if not len(ranges):
+        return out
+    order = np.argsort(ranges[:, 0], kind="stable")
+    lo, hi = ranges[order, 0], np.maximum.accumulate(ranges[order, 1])
+    for col in C.REGIONS:
+        reg = cols[col.name]
+        i = np.searchsorted(lo, reg, side="right") - 1
+        ok = i >= 0
+        out[ok] |= reg[ok] <= hi[i[ok]]
+    return out
 
 
 def _quiet_now(quiet: np.ndarray, minute: int) -> np.ndarray:
@@ -84,11 +111,9 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
     flags = cols["flags"]
     exists = (flags & C.EXISTS) != 0
 
-    in_area = np.zeros(size, dtype=bool)
-    for lo, hi in target.ranges:
-        for col in C.REGIONS:
-            reg = cols[col.name]
-            in_area |= (reg >= lo) & (reg <= hi)
+    reach_geo = (asyncio.ensure_future(geo_targeting.resolve_shard(redis, shard, target.reach_geo))
+                 if target.reach_geo is not None and target.reached_from else None)
+    in_area = _in_ranges(cols, target.ranges, size)
     if geo_task is not None:
         in_area[await geo_task] = True
     in_area &= exists
@@ -109,6 +134,14 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
     reached = np.zeros(size, dtype=bool)
     for r in raw[len(names):]:
         reached |= np.isin(states(r, size), np.array(REACHED, dtype=np.uint8))
-    targeted = accepted | (reached & exists)
+    reached &= exists
+    if target.cohort_flag:                   # a Test or Exercise reaches its cohort only, earlier recipients too
+        reached &= (flags & target.cohort_flag) != 0
+    if target.reach_ranges is not None:      # and only inside the issuer's scopes
+        in_scope = _in_ranges(cols, target.reach_ranges, size)
+        if reach_geo is not None:
+            in_scope[await reach_geo] = True
+        reached &= in_scope
+    targeted = accepted | reached
     suppressed = in_area & ~targeted
     return np.flatnonzero(targeted), np.flatnonzero(suppressed)

@@ -15,13 +15,41 @@ from typing import Iterable
 import numpy as np
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from dispatcher import keys
+from dispatcher.errors import Conflict
+from dispatcher.lua import Lua
 
 from . import columns as C
 from . import geo
 from .errors import NotFound, ValidationError
 from .model import SUBSCRIBER_CHANNELS, Subscriber, validate
+
+
+#: Times a read-modify-write of a record is tried again when the record changed under it.
+UPDATE_ATTEMPTS = 8
+#: KEYS: records hash, chain column, the channel's endpoints hash. ARGV: chain cell width, then per
+#: record: offset, the record as read, the pruned record ("" = channel not in it), the chain cell.
+#: A record still as read is pruned (record, chain cell, endpoint) in this one step; one that changed
+#: is left alone and its offset returned, to be read again. Returns {pruned, conflicting offsets}.
+PRUNE = """
+local width, pruned, conflicts = tonumber(ARGV[1]), 0, {}
+for i = 2, #ARGV, 4 do
+  local off, seen, new, cell = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if redis.call('HGET', KEYS[1], off) ~= seen then
+    conflicts[#conflicts + 1] = off
+  else
+    if new ~= '' then
+      redis.call('HSET', KEYS[1], off, new)
+      redis.call('SETRANGE', KEYS[2], tonumber(off) * width, cell)
+      pruned = pruned + 1
+    end
+    redis.call('HDEL', KEYS[3], off)
+  end
+end
+return {pruned, conflicts}
+"""
 
 
 def token_digest(secret: str) -> bytes:
@@ -32,6 +60,7 @@ class SubscriberStore:
     def __init__(self, redis: aioredis.Redis, shard_size: int = 32_768):
         self.redis = redis
         self.shard_size = shard_size
+        self._prune = Lua(redis, PRUNE)
 
     def locate(self, sid: int) -> tuple[int, int]:
         return divmod(sid, self.shard_size)
@@ -63,12 +92,34 @@ class SubscriberStore:
         return Subscriber.from_record(sid, orjson.loads(raw), endpoints)
 
     async def update(self, sid: int, data: dict) -> Subscriber:
-        current = await self.get(sid)
-        sub = validate(data, base=current)
-        pipe = self.redis.pipeline(transaction=True)
-        self._write(pipe, sub, previous=current)
-        await pipe.execute()
-        return sub
+        """Read, validate and write one subscriber as one atomic step: the write happens only if the
+        record is unchanged since it was read (WATCH), so a concurrent prune or PATCH is never undone."""
+        shard, off = self.locate(sid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for _ in range(UPDATE_ATTEMPTS):
+                try:
+                    await pipe.watch(keys.records(shard), *(keys.endpoints(shard, ch) for ch in SUBSCRIBER_CHANNELS))
+                    current = await self._read(pipe, sid)
+                    sub = validate(data, base=current)
+                    pipe.multi()
+                    self._write(pipe, sub, previous=current)
+                    await pipe.execute()
+                    return sub
+                except WatchError:
+                    continue
+        raise Conflict(f"subscriber {sid} kept changing while it was being updated; try again")
+
+    async def _read(self, client, sid: int) -> Subscriber:
+        shard, off = self.locate(sid)
+        raw = await client.hget(keys.records(shard), off)
+        if raw is None:
+            raise NotFound(sid)
+        endpoints = {}
+        for ch in SUBSCRIBER_CHANNELS:
+            v = await client.hget(keys.endpoints(shard, ch), off)
+            if v is not None:
+                endpoints[ch] = v.decode()
+        return Subscriber.from_record(sid, orjson.loads(raw), endpoints)
 
     async def set_location(self, sid: int, lat: float, lon: float) -> Subscriber:
         return await self.update(sid, {"location": {"lat": lat, "lon": lon}})
@@ -94,27 +145,29 @@ class SubscriberStore:
 
     async def remove_endpoints(self, shard: int, offsets: list[int], channel: str) -> int:
         """Prune one channel's endpoint from many subscribers of a shard at once (a batch's gone
-        tokens): two round trips whatever their number. Returns how many were pruned."""
-        if not offsets:
-            return 0
-        raws = await self.redis.hmget(keys.records(shard), offsets)
-        pipe = self.redis.pipeline(transaction=True)
-        records, pruned = {}, 0
-        for off, raw in zip(offsets, raws):
-            if raw is None:
-                continue
-            rec = orjson.loads(raw)
-            if channel not in rec["c"]:
-                continue
-            rec["c"] = [c for c in rec["c"] if c != channel]
-            records[off] = orjson.dumps(rec)
-            pipe.setrange(keys.column(shard, C.CHAIN.name), off * C.CHAIN.width,
-                          C.cell(C.CHAIN, C.pack_chain(rec["c"])))
-            pruned += 1
-        if records:
-            pipe.hset(keys.records(shard), mapping=records)
-        pipe.hdel(keys.endpoints(shard, channel), *offsets)
-        await pipe.execute()
+        tokens). Each record changes in one compare-and-set: one changed since it was read (a PATCH)
+        is read again and pruned from its new content, never overwritten. Returns how many were pruned."""
+        pruned, todo = 0, list(offsets)
+        for _ in range(UPDATE_ATTEMPTS):
+            if not todo:
+                break
+            raws = await self.redis.hmget(keys.records(shard), todo)
+            args: list = [C.CHAIN.width]
+            for off, raw in zip(todo, raws):
+                if raw is None:
+                    continue
+                rec = orjson.loads(raw)
+                if channel in rec["c"]:
+                    rec["c"] = [c for c in rec["c"] if c != channel]
+                    args += [off, raw, orjson.dumps(rec), C.cell(C.CHAIN, C.pack_chain(rec["c"]))]
+                else:
+                    args += [off, raw, "", ""]
+            if len(args) == 1:
+                break
+            done, conflicts = await self._prune(
+                keys=[keys.records(shard), keys.column(shard, C.CHAIN.name), keys.endpoints(shard, channel)], args=args)
+            pruned += int(done)
+            todo = [int(o) for o in conflicts]
         return pruned
 
     async def authenticate(self, token: str) -> int | None:

@@ -13,7 +13,7 @@ from subscribers.columns import CHANNEL_NAMES
 
 from .. import cap, keys
 from ..alerts import STOPPED, AlertRecord, Lifecycle
-from ..auth import Caller, authorize_alert
+from ..auth import Caller, authorize_alert, may_amend, same_issuer
 from ..delivery import State, states
 from ..errors import BadRequest, Forbidden, Rejected
 from ..stats import alert_stats
@@ -33,7 +33,7 @@ def _cap_error_status(exc: cap.CapError) -> int:
 
 async def _visible(request: web.Request, who: Caller, alert_id: int) -> AlertRecord:
     rec = await request.app[ctx.ENGINE].alerts.get(alert_id)
-    if who.role == "issuer" and rec.issuer != who.name:
+    if who.role == "issuer" and not same_issuer(who, rec.issuer):
         raise Forbidden(f"alert {alert_id} was issued by another issuer")
     return rec
 
@@ -54,29 +54,39 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert) -> web.Res
     """Authorise, store and start fanning out an alert; 202 (or 200 for an identical resubmission)."""
     app = request.app
     engine = app[ctx.ENGINE]
-    authorize_alert(who, alert)
-    refs = await engine.alerts.resolve_references(alert)
-    if alert.msg_type in ("Update", "Cancel") and who.role != "admin":
-        for ref in refs:
-            if (await engine.alerts.get(ref)).issuer != who.name:
-                raise Forbidden(f"alert {ref} was issued by another issuer; only it or an admin may "
-                                f"{alert.msg_type.lower()} it")
-    hold = alert.severity() in app[ctx.SETTINGS].approval_severities and alert.status == "Actual"
-    rec, created = await engine.alerts.accept(alert, who.name, hold=hold)
+    if who.role != "operator" or alert.msg_type != "Cancel":      # an operator may only stop warnings
+        authorize_alert(who, alert)
+    amends = await _amendable(engine, who, alert)
+    # Stopping a warning is never held for approval; only new or widening messages wait.
+    hold = (alert.severity() in app[ctx.SETTINGS].approval_severities and alert.status == "Actual"
+            and alert.msg_type != "Cancel")
+    rec, created = await engine.alerts.accept(alert, who.name, hold=hold, amends=amends, scopes=who.scopes)
     if created and not hold:
         await start_fanout(app, rec, who.name)
     body = {**rec.summary(), "created": created}
     return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
 
 
+async def _amendable(engine, who: Caller, alert: cap.Alert) -> list[int]:
+    """The referenced alerts an Update or Cancel amends; each must be one the caller may amend.
+    An Alert's references are metadata: it amends nothing and reaches its own area only."""
+    refs = await engine.alerts.resolve_references(alert)
+    if alert.msg_type not in ("Update", "Cancel"):
+        return []
+    for ref in refs:
+        if not may_amend(who, (await engine.alerts.get(ref)).issuer):
+            raise Forbidden(f"alert {ref} was issued by another issuer; only it, an operator or an admin may "
+                            f"{alert.msg_type.lower()} it")
+    return refs
+
+
 async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
+    """Flip what the alert supersedes or cancels (one step each: their jobs stop at the next batch),
+    then plan it in the background; the rest of the stopping happens there, never in the request."""
     engine, pool = app[ctx.ENGINE], app[ctx.POOL]
     if rec.lifecycle is not Lifecycle.SENDING:
         return
-    stop_as = {"Update": Lifecycle.SUPERSEDED, "Cancel": Lifecycle.CANCELLED}.get(rec.alert.msg_type)
-    if stop_as:
-        for ref in rec.references:
-            await engine.stop(ref, stop_as, by=by)
+    await engine.lifecycle.amend_referenced(rec, by)
     if pool is not None:
         pool.plan(rec.id)
     else:
@@ -180,7 +190,7 @@ async def approve(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     """Issue a CAP Cancel referencing the alert: pending sends stop, those reached are told."""
     who = await caller(request)
-    who.require("issuer", "admin")
+    who.require("issuer", "operator", "admin")
     rec = await _visible(request, who, path_id(request))
     if rec.alert.msg_type == "Cancel":
         raise Rejected("a Cancel cannot be cancelled")

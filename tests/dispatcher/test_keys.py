@@ -9,7 +9,7 @@ from dispatcher import keys
 
 SHARD_KEYS = [keys.records, keys.delivery_state, keys.delivery_channel, keys.shard_lease, keys.shard_queued,
               keys.geo_coords, keys.geo_cell_prefix]
-ALERT_KEYS = [keys.alert, keys.counters, keys.latency, keys.alert_shards, keys.alert_events, keys.retry_rounds]
+ALERT_KEYS = [keys.alert, keys.counters, keys.latency, keys.alert_shards, keys.retry_rounds]
 
 
 def _call(fn, n: int) -> str:
