@@ -15,7 +15,7 @@ from ..alerts import Lifecycle
 from ..circuit import Circuits
 from ..stats import alert_stats, totals
 from . import context as ctx
-from .common import caller, int_param, json_response
+from .common import caller, html_response, int_param, json_response, path_id
 from .openapi import OPENAPI
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -38,9 +38,10 @@ async def stats(request: web.Request) -> web.Response:
     })
 
 
-async def dashboard(request: web.Request) -> web.FileResponse:
-    """The page is static; it asks for an operator key and reads /api/v1/stats with it."""
-    return web.FileResponse(STATIC / "ops.html", headers={"Cache-Control": "no-cache"})
+async def dashboard(request: web.Request) -> web.Response:
+    """The page is static; it asks for an operator key and reads /api/v1/stats with it. Its CSP
+    allows its own inline script and style (by hash) and same-origin fetches, nothing else."""
+    return html_response((STATIC / "ops.html").read_bytes(), **{"Cache-Control": "no-cache"})
 
 
 class _Collector:
@@ -120,7 +121,7 @@ async def feed(request: web.Request) -> web.Response:
 
 async def public_cap(request: web.Request) -> web.Response:
     """The CAP XML of an active public alert (what the feed links to)."""
-    alert_id = int(request.match_info["id"])
+    alert_id = path_id(request)
     redis = request.app[ctx.REDIS]
     score = await redis.zscore(keys.ACTIVE_ALERTS, alert_id)
     if score is None:
