@@ -18,7 +18,7 @@ from ..settings import Settings
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware, security_headers
-from . import audit_api, callbacks, inbox, issuer, keys_api, ops, subscriber_api
+from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     subscriber_api.setup(app)
     inbox.setup(app)
     ops.setup(app)
+    cap_feed.setup(app)
     callbacks.setup(app)
     keys_api.setup(app)
     audit_api.setup(app)
