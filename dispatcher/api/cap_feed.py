@@ -20,8 +20,7 @@ from ..alerts import AlertRecord
 from ..errors import BadRequest, NotFound
 from ..public import is_public
 from . import context as ctx
-from .common import path_id
-from .common import int_param
+from .common import int_param, path_id
 
 ATOM = "http://www.w3.org/2005/Atom"
 GEORSS = "http://www.georss.org/georss"
