@@ -22,6 +22,13 @@ def _run(coro):
         return asyncio.run(coro)
 
 
+def _ignore_stop_signals() -> None:
+    """While the embedded Redis it started is being stopped, a second signal must not cut that short."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _api(ctx_obj) -> tuple[str, str]:
     url = os.environ.get("WARNCAST_API_URL", "http://127.0.0.1:8080")
     key = os.environ.get("WARNCAST_API_KEY", "")
@@ -54,10 +61,12 @@ def serve(host, port, workers) -> None:
     store = open_store(settings)
 
     async def run():
+        from .shutdown import until_signalled
         runner, url, _ = await start_server(settings, store, port=port, workers=workers)
         click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
         try:
-            await asyncio.Event().wait()
+            signum = await until_signalled()
+            click.echo(f"{signum.name}: stopping (intake closed, batches in flight finishing)", err=True)
         finally:
             await runner.cleanup()
 
@@ -66,6 +75,7 @@ def serve(host, port, workers) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        _ignore_stop_signals()
         store.close()
 
 
