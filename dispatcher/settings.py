@@ -76,8 +76,18 @@ class Settings:
     #: Longest SMS text in segments (the same WARNCAST_SMS_MAX_PARTS the SMS adapters read): texts are
     #: shortened to fit it when rendered.
     sms_max_parts: int = 4
+    #: Failed authentications one client address may make per window before it is refused (429).
+    auth_failure_burst: int = 20
+    auth_failure_window_s: int = 60
     #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
     send_chunk: int = 4_096
+    #: The address the public reaches this installation at (Atom feed links); default http://host:port.
+    public_url: str = ""
+    #: Per-alert limits, counted over all its info blocks: areas, geocodes, polygon points, circles.
+    max_areas: int = 200
+    max_geocodes: int = 2_000
+    max_polygon_points: int = 20_000
+    max_circles: int = 200
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -101,6 +111,8 @@ class Settings:
             inbox_window_s=int(_env("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400))),
             send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
             sms_max_parts=int(_env("WARNCAST_SMS_MAX_PARTS", "4")),
+            auth_failure_burst=int(_env("WARNCAST_AUTH_FAILURE_BURST", "20")),
+            auth_failure_window_s=int(_env("WARNCAST_AUTH_FAILURE_WINDOW_S", "60")),
             approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
             channels=_list(_env("WARNCAST_CHANNELS", "")),
             lease_s=float(_env("WARNCAST_LEASE_S", "10")),
@@ -110,7 +122,16 @@ class Settings:
             max_retry_rounds=int(_env("WARNCAST_MAX_RETRY_ROUNDS", "5")),
             rate_limits=_pairs(_env("WARNCAST_RATE_LIMITS", "")),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
+            public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
+            max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
+            max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
+            max_polygon_points=int(_env("WARNCAST_MAX_POLYGON_POINTS", "20000")),
+            max_circles=int(_env("WARNCAST_MAX_CIRCLES", "200")),
         )
+
+    def public_base(self) -> str:
+        """Base of every public link: WARNCAST_PUBLIC_URL, else the listen address (never a request's Host)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def attempts_for(self, channel: str) -> int:
         return dict(self.max_attempts_by_channel).get(channel, self.max_attempts)

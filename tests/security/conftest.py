@@ -1,2 +1,2 @@
-"""Security tests drive the API as an attacker or a careless operator would."""
-from tests.dispatcher.conftest import api, settings  # noqa: F401  (fixtures)
+"""Security regression tests: one module per finding, against a real API server and Redis."""
+from tests.dispatcher.conftest import Api, api, open_api, settings  # noqa: F401
