@@ -29,7 +29,7 @@ from subscribers.store import SubscriberStore
 
 from . import cap
 from .auth import KeyStore
-from .report import stats_table
+from .report import reach, reach_lines, stats_table
 from .server import start_server
 from .settings import Settings
 from .store import start_embedded
@@ -157,7 +157,7 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -
         while time.monotonic() < deadline and any(alert_id not in d.received for d in phones):
             await asyncio.sleep(0.05)
         await sims.sims["sms"].drain_receipts()
-        await asyncio.sleep(0.3)   # let the last acknowledgements and delivery reports land
+        await _settle(session, url, operator_key, redis, alert_id, settings.shard_size)
         _, body = await _get(session, f"{url}/api/v1/alerts/{alert_id}", operator_key)
         stats = body["stats"]
         console.print(stats_table(stats, title=f"alert {alert_id} · {body['lifecycle']} · "
@@ -168,7 +168,10 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -
                       f"(duplicates {sims.ledger('hms').duplicates()}), SMS {len(sims.ledger('sms')):,} "
                       f"(duplicates {sims.ledger('sms').duplicates()}); total demo time "
                       f"{time.perf_counter() - started:.1f} s")
-        ok = stats["totals"]["sent"] == stats["targeted"] and acked == devices
+        outcome = await reach(redis, alert_id, settings.shard_size)
+        for line in reach_lines(outcome):
+            console.print(line)
+        ok = outcome.reached == outcome.targeted and acked == devices
         if not ok:
             console.print("[red]not every targeted subscriber was reached")
         if polygon:
@@ -205,6 +208,16 @@ async def _polygon_alert(session, url: str, issuer_key: str, operator_key: str) 
     console.print(stats_table(stats, title=f"alert {accepted['id']} · {body['headline']} · polygon and circle · "
                                            f"{body['lifecycle']} in {time.perf_counter() - t0:.2f} s"))
     return stats["totals"]["sent"] == stats["targeted"]
+
+
+async def _settle(session, url: str, key: str, redis, alert_id: int, shard_size: int, timeout_s: float = 15) -> None:
+    """Wait (bounded) for the last delivery reports to land and the failovers they cause to be sent."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, body = await _get(session, f"{url}/api/v1/alerts/{alert_id}", key)
+        if body.get("lifecycle") != "sending" and not (await reach(redis, alert_id, shard_size)).pending:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _post(session, url, key, data):

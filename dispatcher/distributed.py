@@ -108,6 +108,7 @@ class Runtime:
 
             engine = Engine(r, settings, chans, submit=enqueue_to_rq(self.store), preempt=preempt,
                             guard=RedisGuard(r, rate_limits=provider_rate_limits(dict(settings.rate_limits), chans)))
+            sink.on_failover = engine.reopen
             return r, engine, chans
 
         #: Set on SIGTERM/SIGINT: the running job hands its shard back at its next batch.

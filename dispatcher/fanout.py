@@ -261,6 +261,27 @@ class Engine:
             await self.alerts.set_lifecycle(alert_id, Lifecycle.EXPIRED, only_from=(Lifecycle.SENDING,))
             await self._finish_shard(alert_id, shard)
             return report
+        wanted = (State.TARGETED, State.QUEUED, State.FAILOVER)
+        for _ in range(C.MAX_CHAIN + 1):
+            # Later rounds pick up subscribers that failed reports moved on while this job ran.
+            if not await self._deliver(rec, shard, wanted, report, run) or run.halt is not None:
+                break
+            wanted = (State.FAILOVER,)
+        if run.halt == "yield":
+            report.yielded = True
+            await self.leases.release(shard, alert_id)
+            await self.enqueue(alert_id, shard, rec.lane)
+        elif run.halt is None and run.queued_until is not None:
+            await self._schedule_retry(rec, shard, run.queued_until)
+        elif run.halt != "lost":
+            await self._finish_shard(alert_id, shard)
+        return report
+
+    async def _deliver(self, rec: AlertRecord, shard: int, wanted: tuple[State, ...], report: ShardReport,
+                       run: _Run) -> int:
+        """One pass over the shard: everyone in a ``wanted`` state goes down their chain. Returns how
+        many it took on."""
+        alert_id = rec.id
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(keys.delivery_state(shard, alert_id))
         pipe.get(keys.delivery_channel(shard, alert_id))
@@ -274,11 +295,12 @@ class Engine:
             # they go again; those the provider had already accepted are the only possible duplicates.
             await self.transitions.apply(self.redis, shard, alert_id, State.QUEUED, stale, allowed=(State.SENDING,))
             st[stale] = State.QUEUED
-            report.reclaimed = len(stale)
+            report.reclaimed += len(stale)
         chain = C.decode(C.CHAIN, raw_chain, self.size)
         langs = C.decode(C.LANGUAGE, raw_lang, self.size)
         position = self._positions(st, states(raw_used, self.size), chain)
-        todo = np.flatnonzero(np.isin(st, (State.TARGETED, State.QUEUED, State.FAILOVER)))
+        todo = np.flatnonzero(np.isin(st, wanted))
+        taken = len(todo)
         while len(todo) and run.halt is None:
             batches, exhausted = await self._group(shard, todo, chain, langs, position)
             if len(exhausted):
@@ -289,15 +311,7 @@ class Engine:
             failed_over = await self._send_groups(rec, shard, batches, report, run)
             position[failed_over] += 1
             todo = failed_over
-        if run.halt == "yield":
-            report.yielded = True
-            await self.leases.release(shard, alert_id)
-            await self.enqueue(alert_id, shard, rec.lane)
-        elif run.halt is None and run.queued_until is not None:
-            await self._schedule_retry(rec, shard, run.queued_until)
-        elif run.halt != "lost":
-            await self._finish_shard(alert_id, shard)
-        return report
+        return taken
 
     @staticmethod
     def _positions(st: np.ndarray, used: np.ndarray, chain: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from subscribers import columns as C
 from . import keys
 from .alerts import Lifecycle
 from .delivery import State, count, states
+from .via import has_next
 from .errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,7 @@ async def _overdue_receipts(engine) -> int:
         raw_state, raw_used, raw_chain = await pipe.execute()
         st, used = states(raw_state, engine.size), states(raw_used, engine.size)
         chain = C.decode(C.CHAIN, raw_chain, engine.size)
-        has_next = np.zeros(engine.size, dtype=bool)
-        for i in range(C.MAX_CHAIN - 1):
-            has_next |= (((chain >> (4 * i)) & 0xF) == cid) & (((chain >> (4 * (i + 1))) & 0xF) != 0)
-        silent = np.flatnonzero((st == State.SENT) & (used == cid) & has_next)
+        silent = np.flatnonzero((st == State.SENT) & (used == cid) & has_next(chain, used))
         moved = await engine.transitions.apply(engine.redis, shard, alert_id, State.FAILOVER, silent,
                                                allowed=(State.SENT,))
         if len(moved):

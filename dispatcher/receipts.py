@@ -10,16 +10,19 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Sequence
+from typing import Awaitable, Callable, Sequence
 
 import numpy as np
 
 from channels.base import Receipt, ReceiptStatus
 
 from . import keys
-from .alerts import AlertStore
-from .delivery import State, Transitions, count
-from .via import chain_name
+from subscribers import columns as C
+
+from .alerts import STOPPED, AlertStore
+from .delivery import State, Transitions, count, states
+from .history import FailoverHistory
+from .via import chain_name, has_next
 
 log = logging.getLogger(__name__)
 TO_STATE = {ReceiptStatus.DELIVERED: State.DELIVERED, ReceiptStatus.FAILED: State.FAILED}
@@ -41,6 +44,10 @@ class ReceiptSink:
         self._early: list[tuple[float, Receipt]] = []
         self._early_task: asyncio.Task | None = None
         self.recorded = 0
+        self.history = FailoverHistory(redis)
+        #: Called with (alert id, shard) when failed reports moved subscribers to their next channel
+        #: (the engine's ``reopen``: the shard job runs again and sends them on).
+        self.on_failover: Callable[[int, int], Awaitable[None]] | None = None
         self.unmatched = 0
 
     def add(self, receipt: Receipt) -> None:
@@ -104,7 +111,11 @@ class ReceiptSink:
             groups[(alert_id, shard, TO_STATE[r.status], chain_name(r.channel))].append(off)
         moved_total = 0
         for (alert_id, shard, state, channel), offs in groups.items():
-            moved = await self.transitions.apply(self.redis, shard, alert_id, state, np.unique(np.array(offs)))
+            offs = np.unique(np.array(offs))
+            if state is State.FAILED:
+                failed_over, offs = await self._fail_over(alert_id, shard, channel, offs, now)
+                moved_total += failed_over
+            moved = await self.transitions.apply(self.redis, shard, alert_id, state, offs)
             if len(moved):
                 rec = await self.alerts.get(alert_id)
                 pipe = self.redis.pipeline(transaction=False)
@@ -113,6 +124,32 @@ class ReceiptSink:
                 moved_total += len(moved)
         self.recorded += moved_total
         return moved_total
+
+    async def _fail_over(self, alert_id: int, shard: int, channel: str, offs: np.ndarray,
+                         now: float) -> tuple[int, np.ndarray]:
+        """A failed delivery report moves the subscriber to the next channel of its chain, like a failed
+        send does, while the alert is live. Returns (how many failed over, the offsets left to fail)."""
+        rec = await self.alerts.get(alert_id)
+        if rec.lifecycle in STOPPED or (rec.expires_at is not None and now >= rec.expires_at):
+            return 0, offs
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(keys.delivery_channel(shard, alert_id))
+        pipe.get(keys.column(shard, C.CHAIN.name))
+        raw_used, raw_chain = await pipe.execute()
+        used = states(raw_used, self.size)[offs]
+        nxt = has_next(C.decode(C.CHAIN, raw_chain, self.size)[offs], used)
+        moved = await self.transitions.apply(self.redis, shard, alert_id, State.FAILOVER, offs[nxt],
+                                             allowed=(State.SENT,))
+        if not len(moved):
+            return 0, offs
+        pipe = self.redis.pipeline(transaction=False)
+        count(pipe, alert_id, channel, State.FAILOVER, len(moved), (now - rec.accepted_at) * 1000)
+        pipe.hincrby(keys.counters(alert_id), f"reason:{channel}:receipt_failed", len(moved))
+        self.history.queue(pipe, shard, alert_id, channel, moved)
+        await pipe.execute()
+        if self.on_failover is not None:
+            await self.on_failover(alert_id, shard)
+        return len(moved), np.setdiff1d(offs, moved)
 
     def _hold(self, receipt: Receipt, now: float, first_seen: float | None = None) -> None:
         self._early.append((first_seen or now, receipt))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from channels.base import Channel
 from subscribers import columns as C
 
@@ -37,6 +39,14 @@ class Via:
 def vias(channels: dict[str, Channel]) -> dict[str, Via]:
     """``Via`` per chain channel from the adapters keyed by the chain channel they serve."""
     return {name: Via(name, C.CHANNEL_IDS.get(name, 0), ch) for name, ch in channels.items()}
+
+
+def has_next(chain: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Per subscriber: whether its chain lists a channel after the one it used (``used`` = chain id)."""
+    out = np.zeros(len(chain), dtype=bool)
+    for i in range(C.MAX_CHAIN - 1):
+        out |= (((chain >> (4 * i)) & 0xF) == used) & (((chain >> (4 * (i + 1))) & 0xF) != 0) & (used > 0)
+    return out
 
 
 def chain_name(adapter_name: str) -> str:

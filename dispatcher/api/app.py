@@ -52,6 +52,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             await ch.open()
         engine = Engine(redis, settings, chans, guard=RedisGuard(
             redis, rate_limits=provider_rate_limits(dict(settings.rate_limits), chans)))
+        sink.on_failover = engine.reopen
         n = settings.workers if workers is None else workers
         pool = LocalPool(engine, n) if n > 0 else None
         if pool is None:

@@ -158,3 +158,34 @@ async def test_one_request_per_message_channels(store, redis_sync, settings, mon
             assert got["stats"]["channels"][channel]["sent"] == 12
     finally:
         await sims.stop()
+
+
+async def test_a_failed_delivery_report_moves_the_subscriber_to_the_next_channel(store, redis_sync, settings,
+                                                                               monkeypatch):
+    faults = {"sms": Faults(receipt_failed_rate=0.3, seed=4)}
+    sims, cm = await _open(store, settings, monkeypatch, ("sms",), faults)
+    try:
+        async with cm as api:
+            subs = [await api.register(regions=["110105"], channels=["sms", "inapp"],
+                                       endpoints={"sms": f"+86139{i:08d}"}) for i in range(40)]
+            _, alert = await api.publish(cap_json(codes=["110105"], severity="Extreme", urgency="Immediate"))
+            await api.drain()
+            await sims.sims["sms"].drain_receipts()
+
+            async def settled():
+                _, page = await api.call("GET", f"/api/v1/alerts/{alert['id']}/deliveries?limit=100")
+                got = {d["subscriber_id"]: d for d in page["deliveries"]}
+                _, now = await api.call("GET", f"/api/v1/alerts/{alert['id']}")
+                return (len(got) == 40 and all(d["state"] in ("delivered", "sent") for d in got.values())
+                        and now["lifecycle"] == "done")
+            assert await _until(settled)
+            _, page = await api.call("GET", f"/api/v1/alerts/{alert['id']}/deliveries?limit=100")
+            moved = [d for d in page["deliveries"] if d["channel"] == "inapp"]
+            assert 0 < len(moved) < 40
+            assert all(d["tried"] == ["sms", "inapp"] and d["state"] == "sent" for d in moved)
+            _, got = await api.call("GET", f"/api/v1/alerts/{alert['id']}")
+            assert got["stats"]["failure_reasons"] == {"sms:receipt_failed": len(moved)}
+            assert got["lifecycle"] == "done"
+            assert {s["id"] for s in subs} == {d["subscriber_id"] for d in page["deliveries"]}
+    finally:
+        await sims.stop()
