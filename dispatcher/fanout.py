@@ -170,7 +170,7 @@ class Engine:
             return 0
         await self.redis.sadd(keys.FANOUT_PENDING, alert_id)
         await self._amend(rec)
-        target = self.target(rec)
+        target = await asyncio.to_thread(self.target, rec)     # CPU: thousands of geocodes, polygons
         nshards = await self.subscribers.shard_count()
         webhook = asyncio.ensure_future(self._forward(rec)) if "webhook" in self.channels else None
         total = 0

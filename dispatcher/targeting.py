@@ -97,27 +97,41 @@ def _quiet_now(quiet: np.ndarray, minute: int) -> np.ndarray:
     return np.where(start <= end, (start <= minute) & (minute < end), (minute >= start) | (minute < end))
 
 
+#: Columns the audience is matched on, in the order they are read.
+MATCH_COLUMNS = [C.FLAGS, *C.REGIONS, C.MIN_SEVERITY, C.OPTED_OUT, C.QUIET_HOURS]
+
+
 async def resolve_shard(redis, shard: int, target: Target, size: int,
                         now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(targeted offsets, suppressed offsets) of one shard, sorted."""
-    names = [C.FLAGS, *C.REGIONS, C.MIN_SEVERITY, C.OPTED_OUT, C.QUIET_HOURS]
+    """(targeted offsets, suppressed offsets) of one shard, sorted. The reads are one round trip (and
+    the geometry's own); the matching runs in a worker thread, never on the event loop (an alert of
+    24,000 geocodes must not stall the API)."""
     pipe = redis.pipeline(transaction=False)
-    for col in names:
+    for col in MATCH_COLUMNS:
         pipe.get(keys.column(shard, col.name))
     for ref in target.reached_from:
         pipe.get(keys.delivery_state(shard, ref))
     geo_task = (asyncio.ensure_future(geo_targeting.resolve_shard(redis, shard, target.geo))
                 if target.geo is not None else None)
+    reach_task = (asyncio.ensure_future(geo_targeting.resolve_shard(redis, shard, target.reach_geo))
+                  if target.reach_geo is not None and target.reached_from else None)
     raw = await pipe.execute()
+    geo = await geo_task if geo_task is not None else None
+    reach_geo = await reach_task if reach_task is not None else None
+    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time())
+
+
+def match_shard(target: Target, size: int, raw: list, geo: np.ndarray | None, reach_geo: np.ndarray | None,
+                now: float) -> tuple[np.ndarray, np.ndarray]:
+    """The audience of one shard from its columns (CPU only: numpy, no I/O)."""
+    names = MATCH_COLUMNS
     cols = {col.name: C.decode(col, r, size) for col, r in zip(names, raw)}
     flags = cols["flags"]
     exists = (flags & C.EXISTS) != 0
 
-    reach_geo = (asyncio.ensure_future(geo_targeting.resolve_shard(redis, shard, target.reach_geo))
-                 if target.reach_geo is not None and target.reached_from else None)
     in_area = _in_ranges(cols, target.ranges, size)
-    if geo_task is not None:
-        in_area[await geo_task] = True
+    if geo is not None:
+        in_area[geo] = True
     in_area &= exists
     if target.cohort_flag:
         in_area &= (flags & target.cohort_flag) != 0
@@ -129,7 +143,7 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
         if target.category_bits:
             declined |= (cols["optout"] & target.category_bits) == target.category_bits
         declined |= cols["minsev"] > target.severity_rank
-        minute = int(((now or time.time()) % 86_400) // 60)
+        minute = int((now % 86_400) // 60)
         declined |= ((flags & C.QUIET) != 0) & _quiet_now(cols["quiet"], minute)
         accepted = in_area & ~declined
 
@@ -142,7 +156,7 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
     if target.reach_ranges is not None:      # and only inside the issuer's scopes
         in_scope = _in_ranges(cols, target.reach_ranges, size)
         if reach_geo is not None:
-            in_scope[await reach_geo] = True
+            in_scope[reach_geo] = True
         reached &= in_scope
     targeted = accepted | reached
     suppressed = in_area & ~targeted

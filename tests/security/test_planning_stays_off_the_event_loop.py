@@ -1,0 +1,36 @@
+"""An issuer cannot stall the API with a CPU-heavy alert: building the target and matching each shard's
+audience run in worker threads, never on the event loop that serves /healthz."""
+from __future__ import annotations
+
+import threading
+
+from channels.inapp import InappChannel
+from dispatcher import cap, fanout, targeting
+from dispatcher.fanout import Engine
+from dispatcher.settings import Settings
+from subscribers import regions
+from subscribers.model import Subscriber
+from subscribers.store import SubscriberStore
+from tests.factories import body, cap_json
+
+
+async def test_targeting_a_many_geocode_alert_runs_off_the_event_loop(redis_aio, monkeypatch):
+    loop_thread = threading.get_ident()
+    ran_on: list[int] = []
+
+    def spy(fn):
+        def wrapped(*args, **kw):
+            ran_on.append(threading.get_ident())
+            return fn(*args, **kw)
+        return wrapped
+    monkeypatch.setattr(fanout, "target_for", spy(targeting.target_for))
+    monkeypatch.setattr(targeting, "match_shard", spy(targeting.match_shard))
+    codes = regions.district_codes()
+    subs = [Subscriber(regions=[codes[i % len(codes)]]) for i in range(1500)]
+    await SubscriberStore(redis_aio, 1000).write_many(subs)
+    engine = Engine(redis_aio, Settings(shard_size=1000), {"inapp": InappChannel(redis_aio)})
+    engine.submit = lambda *a: None
+    rec, _ = await engine.alerts.accept(cap.parse_json(body(cap_json(codes=codes))), "test")
+    assert await engine.plan(rec.id) == 1500
+    assert len(ran_on) == 1 + 2                                  # the target once, each of two shards
+    assert loop_thread not in ran_on
