@@ -24,6 +24,10 @@ class LocalPool:
         self._workers: list[asyncio.Task] = []
         self._plans: set[asyncio.Task] = set()
         self.idle = asyncio.Event()
+        #: Shard jobs running per lane (LANES order), and an event set whenever that or the queue changes.
+        self._running = [0] * len(LANES)
+        self._planning = [0] * len(LANES)
+        self._changed = asyncio.Event()
         self.idle.set()
         self._active = 0
         self._reaper: asyncio.Task | None = None
@@ -34,12 +38,24 @@ class LocalPool:
         engine.preempt = self.higher_waiting
 
     async def higher_waiting(self, lane: str) -> bool:
-        """True when a job of a higher lane than ``lane`` is waiting, or the pool is stopping (the
-        running job yields)."""
+        """True when a job of a higher lane than ``lane`` is waiting or running, or the pool is
+        stopping: the running job yields at its next batch (a red alert never shares the providers
+        with a blue one)."""
         if self.stopping:
             return True
+        rank = LANES.index(lane)
         heap = self.queue._queue  # the PriorityQueue's heap; [0] is the next job
-        return bool(heap) and heap[0][0] < LANES.index(lane)
+        return (bool(heap) and heap[0][0] < rank) or self._higher_busy(rank)
+
+    def _higher_busy(self, rank: int) -> bool:
+        """A job of a lane above ``rank`` runs, or an alert of such a lane is being planned (lower
+        lanes make way from its 202 on, not only once its first shard is queued)."""
+        return any(self._running[:rank]) or any(self._planning[:rank])
+
+    def _notify(self) -> None:
+        """Wake workers holding back lower-lane jobs: a job finished or a new one came."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     def depth_by_lane(self) -> list[int]:
         """Shard jobs waiting, per lane in ``LANES`` order."""
@@ -56,21 +72,29 @@ class LocalPool:
     def submit(self, alert_id: int, shard: int, lane: str, attempt: int = 0) -> None:
         self.idle.clear()
         self.queue.put_nowait((LANES.index(lane), next(self._seq), alert_id, shard, attempt))
+        self._notify()
 
-    def plan(self, alert_id: int) -> asyncio.Task:
-        """Plan an alert in the background (the API answers 202 before the plan completes)."""
+    def plan(self, alert_id: int, lane: str | None = None) -> asyncio.Task:
+        """Plan an alert in the background (the API answers 202 before the plan completes); with its
+        ``lane``, lower lanes make way while it is planned."""
         self.idle.clear()
-        task = asyncio.ensure_future(self._plan(alert_id))
+        rank = LANES.index(lane) if lane in LANES else None
+        if rank is not None:
+            self._planning[rank] += 1
+        task = asyncio.ensure_future(self._plan(alert_id, rank))
         self._plans.add(task)
         task.add_done_callback(self._plans.discard)
         return task
 
-    async def _plan(self, alert_id: int) -> None:
+    async def _plan(self, alert_id: int, rank: int | None = None) -> None:
         try:
             await self.engine.plan(alert_id)
         except Exception:
             log.exception("planning alert %s failed; it stays pending and is retried on restart", alert_id)
         finally:
+            if rank is not None:
+                self._planning[rank] -= 1
+                self._notify()
             self._plans.discard(asyncio.current_task())
             self._check_idle()
 
@@ -104,12 +128,21 @@ class LocalPool:
 
     async def _work(self) -> None:
         while not self.stopping:
-            lane, _, alert_id, shard, attempt = await self.queue.get()
+            item = await self.queue.get()
+            lane, _, alert_id, shard, attempt = item
             if self.stopping:
                 self.queue.put_nowait((lane, 0, alert_id, shard, attempt))
                 self.queue.task_done()
                 return
+            if self._higher_busy(lane):
+                # A higher lane is sending: this job waits in the queue until something changes.
+                changed = self._changed
+                self.queue.put_nowait(item)
+                self.queue.task_done()
+                await changed.wait()
+                continue
             self._active += 1
+            self._running[lane] += 1
             job = asyncio.ensure_future(self.engine.run_shard(alert_id, shard))
             self._jobs.add(job)
             job.add_done_callback(self._jobs.discard)
@@ -124,8 +157,10 @@ class LocalPool:
                 self._retry_later(delay, alert_id, shard, LANES[lane], attempt + 1)
             finally:
                 self._active -= 1
+                self._running[lane] -= 1
                 self.queue.task_done()
                 self._check_idle()
+                self._notify()
 
     def _retry_later(self, delay: float, alert_id: int, shard: int, lane: str, attempt: int) -> None:
         async def later() -> None:

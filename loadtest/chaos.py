@@ -57,20 +57,40 @@ SCENARIOS: dict[str, Scenario] = {
 SIZE: dict[str, Callable[[int], int]] = {"red_during_blue": lambda n: max(n, 4 * n if n < 50_000 else 200_000)}
 
 
-async def run_one(name: str, n: int, limit_s: float = 600, **kw) -> Outcome:
-    """Run one scenario; a timeout or an error is a failed row with what it saw."""
+async def run_one(name: str, n: int, limit_s: float = 600, cleanup_s: float = 60, **kw) -> Outcome:
+    """Run one scenario; a timeout or an error is a failed row with what it saw. Every wait is bounded:
+    on a timeout the stacks of every task still waiting go into the row's details, the scenario is
+    cancelled, and its cleanup gets ``cleanup_s`` more before the suite moves on."""
     size = SIZE.get(name, lambda x: x)(n)
     out = Outcome(name, subscribers=size)
     started = time.monotonic()
-    try:
-        await asyncio.wait_for(SCENARIOS[name](out, size, **kw), limit_s)
-    except asyncio.TimeoutError:
+    task = asyncio.ensure_future(SCENARIOS[name](out, size, **kw))
+    done, _ = await asyncio.wait({task}, timeout=limit_s)
+    if not done:
         out.error = f"timed out after {limit_s:.0f} s"
-    except Exception as exc:
+        out.details["waiting_tasks"] = waiting_tasks()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=cleanup_s)
+        if not done:
+            out.error += f"; its cleanup did not finish within {cleanup_s:.0f} s"
+    elif task.exception() is not None:
+        exc = task.exception()
         out.error = f"{type(exc).__name__}: {exc}"
-        out.details["traceback"] = traceback.format_exc()[-2000:]
+        out.details["traceback"] = "".join(traceback.format_exception(exc))[-2000:]
     out.wall_s = time.monotonic() - started
     return out
+
+
+def waiting_tasks(limit: int = 40) -> list[str]:
+    """Where every other task of the loop is waiting (the innermost frames), for a hung scenario's row."""
+    out = []
+    for t in asyncio.all_tasks():
+        if t is asyncio.current_task():
+            continue
+        frames = t.get_stack(limit=6)
+        out.append(f"{t.get_name()}: " + " <- ".join(f"{f.f_code.co_name}@{f.f_code.co_filename.rsplit('/', 2)[-1]}"
+                                                      f":{f.f_lineno}" for f in reversed(frames)))
+    return out[:limit]
 
 
 HEADER = ("| scenario | subscribers | targeted | delivered | failed (reasons) | duplicates | duplicates_bound "

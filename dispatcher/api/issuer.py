@@ -104,7 +104,7 @@ async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
         return
     await engine.lifecycle.amend_referenced(rec, by)
     if pool is not None:
-        pool.plan(rec.id)
+        pool.plan(rec.id, rec.lane)
     else:
         task = asyncio.ensure_future(engine.plan(rec.id))
         _PLANS.add(task)

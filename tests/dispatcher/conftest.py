@@ -37,10 +37,15 @@ class Api:
         return data
 
     async def drain(self):
+        """Until every planned alert's jobs have run and the receipts they drew are recorded (a
+        recorded receipt may reopen a shard: both are drained until neither has work)."""
         from dispatcher.api import context as ctx
-        import asyncio
-        await asyncio.sleep(0.05)
-        await self.app[ctx.POOL].drain()
+        pool, sink = self.app[ctx.POOL], self.app[ctx.RECEIPTS]
+        while True:
+            await pool.drain()
+            await sink.drain()
+            if pool.idle.is_set():
+                return
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ async def test_cancel_stops_everything_but_the_batches_in_flight():
     assert out.details["cancelled"] > 0
 
 
-async def test_red_alert_starts_within_a_second_during_a_blue_one():
-    out = await _ok("red_during_blue", 5000, send_chunk=200, latency_ms=(10.0, 30.0))
+async def test_red_alert_overtakes_a_running_blue_one():
+    """Ordering, not timing (speed is the benchmark's: ``python -m loadtest.bench_preempt``)."""
+    out = await _ok("red_during_blue", 5000, send_chunk=50, latency_ms=(150.0, 200.0), first_send_s=None)
     assert out.subscribers == 20_000
-    assert out.details["red_first_send_after_202_ms"] <= 1000
+    assert out.checks["blue_still_going"] and out.checks["red_finished_before_blue"]
