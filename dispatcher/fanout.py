@@ -25,15 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 import numpy as np
-import orjson
-from tenacity import wait_random_exponential
 
-from channels.base import Channel, Outcome, Reason, Recipient, Result
+from channels.base import Channel, Recipient
 from subscribers import columns as C
 from subscribers.store import SubscriberStore
 
@@ -45,32 +42,16 @@ from .history import FailoverHistory
 from .lifecycle import LifecycleControl, amendment
 from .leases import Leases
 from .lua import Lua
-from .metrics import timed_send
 from .lru import BoundedCache
 from .render import Renderer
 from .settings import Settings
 from .targeting import Target, resolve_shard, target_for
+from .send_stages import EMPTY, BatchContext, RetryPolicy, SendPath, ShardReport, ShardRun
 from .via import Via
 
 log = logging.getLogger(__name__)
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
-#: Endpoints of a batch (offsets packed as uint16), newline-joined, "" where none: the batch costs one
-#: argument to pack instead of one per subscriber (the fan-out process is the busier side).
-ENDPOINTS = """
-local out = {}
-for i = 1, #ARGV[1] - 1, 2 do
-  local lo, hi = string.byte(ARGV[1], i, i + 1)
-  out[#out + 1] = redis.call('HGET', KEYS[1], lo + hi * 256) or ''
-end
-return table.concat(out, '\\n')
-"""
-#: Full-jitter exponential backoff between attempts (s), before any Retry-After.
-BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
-SEVERE = ("Severe", "Extreme")
-EMPTY = np.zeros(0, dtype=np.int64)
-CIRCUIT_OPEN = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
-ENDPOINT_REMOVED = Result(Outcome.PERMANENT, Reason.INVALID_ENDPOINT, detail="endpoint removed")
 
 
 class Guard:
@@ -94,32 +75,6 @@ class Batch:
     channel: str
     lang: int
     offsets: np.ndarray
-
-
-@dataclass
-class _Run:
-    """One shard job's hold on its shard and why it stopped early, if it did."""
-
-    lane: str
-    #: None while running; "stopped" (cancelled / superseded / expired), "yield" (a higher lane is
-    #: waiting: the job re-queues itself), "lost" (the lease ran out: another worker took over).
-    halt: str | None = None
-    queued_until: float | None = None     #: some sends wait on the retry schedule until then
-
-
-@dataclass
-class ShardReport:
-    shard: int
-    busy: bool = False      #: another worker holds this shard's lease
-    yielded: bool = False   #: paused for a higher lane; re-queued
-    sent: int = 0
-    failed: int = 0
-    failover: int = 0
-    queued: int = 0         #: put off to the retry schedule
-    cancelled: int = 0
-    expired: int = 0
-    reclaimed: int = 0      #: claims of a dead run, sent again
-    by_channel: dict[str, int] = field(default_factory=dict)
 
 
 class Engine:
@@ -149,7 +104,9 @@ class Engine:
         self.history = FailoverHistory(redis)
         self.lifecycle = LifecycleControl(redis, self.alerts, self.transitions, settings.shard_size,
                                           settings.lease_s, self.subscribers.shard_count)
-        self._endpoints = Lua(redis, ENDPOINTS)
+        self.send_path = SendPath(redis, size=self.size, guard=self.guard, leases=self.leases,
+                                  transitions=self.transitions, history=self.history, subscribers=self.subscribers,
+                                  policy=RetryPolicy(settings, lambda: self.clock()), clock=lambda: self.clock())
 
     def via(self, name: str) -> Via:
         """The chain channel ``name`` with the adapter serving it."""
@@ -252,7 +209,7 @@ class Engine:
     async def _run_shard(self, alert_id: int, shard: int) -> ShardReport:
         report = ShardReport(shard)
         rec = await self.alerts.get(alert_id)
-        run = _Run(rec.lane)
+        run = ShardRun(rec.lane)
         if rec.lifecycle in STOPPED or rec.lifecycle is Lifecycle.DONE and not await self._reopened(rec, shard):
             await self._finish_shard(alert_id, shard)
             return report
@@ -278,7 +235,7 @@ class Engine:
         return report
 
     async def _deliver(self, rec: AlertRecord, shard: int, wanted: tuple[State, ...], report: ShardReport,
-                       run: _Run) -> int:
+                       run: ShardRun) -> int:
         """One pass over the shard: everyone in a ``wanted`` state goes down their chain. Returns how
         many it took on."""
         alert_id = rec.id
@@ -358,7 +315,7 @@ class Engine:
         return batches, np.concatenate(exhausted) if exhausted else EMPTY
 
     async def _send_groups(self, rec: AlertRecord, shard: int, groups: list[Batch],
-                           report: ShardReport, run: _Run) -> np.ndarray:
+                           report: ShardReport, run: ShardRun) -> np.ndarray:
         failed_over: list[np.ndarray] = []
 
         async def run_group(g: Batch) -> None:
@@ -383,158 +340,11 @@ class Engine:
         return np.sort(np.concatenate(failed_over)) if failed_over else EMPTY
 
     async def _send_batch(self, rec: AlertRecord, shard: int, via: str, notice, offsets: np.ndarray,
-                          report: ShardReport, run: _Run) -> np.ndarray:
-        """Claim, send, record one batch on the subscribers' channel ``via`` (served by its adapter,
-        e.g. "sms" by the SMPP adapter). Returns the offsets failing over to their next channel."""
-        v = self.via(via)
-        channel, alert_id, cid, guarded = v.adapter, rec.id, v.id, v.guarded
-        # The circuit's permit and the quota's wait come before the claim: a cancel during the wait
-        # stops the batch, and the claim (which renews the lease) comes right before the send.
-        permit = await self.guard.admit(channel, len(offsets)) if guarded else Permit.ALLOWED
-        pipe = self.redis.pipeline(transaction=False)
-        self.leases.renew(pipe, shard, alert_id)
-        pipe.hget(keys.alert(alert_id), "lifecycle")
-        self.transitions.queue(pipe, shard, alert_id, State.SENDING, offsets, channel_id=cid)
-        if guarded:
-            self._endpoints.queue(pipe, [keys.endpoints(shard, via)], [np.asarray(offsets, dtype="<u2").tobytes()])
-        held, lifecycle, packed, *eps = await pipe.execute()
-        claimed = np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
-        stopped = lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED
-        if not held or stopped:
-            back = State.CANCELLED if stopped else State.QUEUED
-            moved = await self.transitions.apply(self.redis, shard, alert_id, back, claimed, allowed=(State.SENDING,))
-            if stopped:
-                await self._count(rec, v.name, State.CANCELLED, len(moved))
-                report.cancelled += len(moved)
-            run.halt = "stopped" if stopped else "lost"
-            return EMPTY
-        if not len(claimed):
-            return EMPTY
-        offs = claimed.tolist()
-        if permit is Permit.DENIED:
-            return await self._record(rec, shard, v, offs, [CIRCUIT_OPEN] * len(offs), [], None, report, run)
-        ids = (claimed + shard * self.size).tolist()
-        if not guarded:
-            endpoints = [""] * len(offs)
-        else:
-            every = eps[0].decode().split("\n")
-            endpoints = every if len(offs) == len(offsets) else [dict(zip(offsets.tolist(), every))[o] for o in offs]
-        outcome: list[Result | None] = [None] * len(offs)
-        if guarded and "" in endpoints:            # removed since the chain was read
-            for i, e in enumerate(endpoints):
-                if not e:
-                    outcome[i] = ENDPOINT_REMOVED
-        pending = [i for i in range(len(offs)) if outcome[i] is None]
-        last_counts = (0, 0)
-        attempts = self.settings.attempts_for(v.name)
-        queue_at: float | None = None
-        for attempt in range(1, attempts + 1):
-            if rec.expires_at is not None and self.clock() >= rec.expires_at:
-                break
-            if guarded and attempt > 1:
-                await self.guard.take(channel, len(pending))
-            if len(pending) == len(offs):
-                answers = await timed_send(channel, notice, ids, endpoints)
-            else:
-                answers = await timed_send(channel, notice, [ids[i] for i in pending], [endpoints[i] for i in pending])
-            retry, retry_after = [], 0.0
-            for i, res in zip(pending, answers):
-                outcome[i] = res
-                if res.outcome is Outcome.RETRY:
-                    retry.append(i)
-                    retry_after = max(retry_after, res.retry_after_s or 0.0)
-            # The circuit counts requests, not recipients: this attempt failed if most of it must be
-            # retried (a provider that refuses tokens is up; one that times out is not).
-            failed = 2 * len(retry) > len(pending)
-            pending = retry
-            last_counts = (0, 1) if failed else (1, 0)
-            if not pending or attempt == attempts:
-                break
-            if guarded:       # the last attempt's outcome is counted with the batch's record
-                pipe = self.redis.pipeline(transaction=False)
-                self.guard.queue_record(pipe, channel, *last_counts, probe=permit is Permit.PROBE)
-                await pipe.execute()
-                permit, last_counts = Permit.ALLOWED, (0, 0)
-            delay = max(BACKOFF(SimpleNamespace(attempt_number=attempt)), retry_after)
-            if rec.expires_at is not None and self.clock() + delay >= rec.expires_at:
-                break
-            if delay > self.settings.retry_in_place_max_s:
-                queue_at = self.clock() + delay
-                break
-            await asyncio.sleep(delay)
-        return await self._record(rec, shard, v, offs, outcome, pending, queue_at, report, run,
-                                  guard_counts=(*last_counts, permit is Permit.PROBE) if guarded else None)
-
-    async def _record(self, rec: AlertRecord, shard: int, v: Via, offs: list[int],
-                      outcome: list[Result | None], pending: list[int], queue_at: float | None,
-                      report: ShardReport, run: _Run, guard_counts: tuple[int, int, bool] | None = None) -> np.ndarray:
-        """Write a batch's outcome: sent, failover (permanent, gone, out of attempts, circuit open),
-        queued on the retry schedule (a long wait), or expired."""
-        alert_id, cid, channel = rec.id, v.id, v.adapter
-        expired_now = rec.expires_at is not None and self.clock() >= rec.expires_at
-        later = set(pending) if (queue_at is not None or expired_now) else set()
-        accepted, over, waiting, unsent, gone = [], [], [], [], []
-        reasons: dict[str, int] = {}
-        for i, (o, res) in enumerate(zip(offs, outcome)):
-            if res is None:
-                unsent.append(o)
-                continue
-            if res.outcome is Outcome.ACCEPTED:
-                accepted.append(o)
-                continue
-            (waiting if i in later else over).append(o)
-            if res.outcome is Outcome.GONE:
-                gone.append(o)
-            k = f"reason:{v.name}:{res.reason.value}"
-            reasons[k] = reasons.get(k, 0) + 1
-        expired = sorted(unsent + waiting) if expired_now else unsent
-        queued = [] if expired_now else waiting
-        # One MULTI: the states and the counters that count them change together or not at all (a
-        # process dying mid-write leaves the claims, which the next run sends again). Every offset here
-        # was claimed by this run under its lease, so each transition moves exactly its list.
-        n_sent, n_over, n_queued = len(accepted), len(over), len(queued)
-        pipe = self.redis.pipeline(transaction=True)
-        self.transitions.queue(pipe, shard, alert_id, State.SENT, np.array(accepted), channel_id=cid)
-        self.transitions.queue(pipe, shard, alert_id, State.FAILOVER, np.array(over))
-        self.transitions.queue(pipe, shard, alert_id, State.EXPIRED, np.array(expired))
-        self.transitions.queue(pipe, shard, alert_id, State.QUEUED, np.array(queued))
-        if channel.has_receipts and v.guarded and accepted:
-            base = shard * self.size
-            by_id = dict(zip(offs, outcome))
-            mapping = {by_id[o].provider_id: f"{alert_id}:{base + o}" for o in accepted if by_id[o].provider_id}
-            if mapping:
-                key = keys.provider_messages(v.provider, int(self.clock() // 86_400))
-                pipe.hset(key, mapping=mapping)
-                pipe.expire(key, 3 * 86_400)
-            if rec.alert.severity() in SEVERE:
-                pipe.zadd(keys.RECEIPT_CHECKS, {f"{alert_id}:{shard}:{cid}": self.clock() + channel.receipt_timeout_s})
-        if guard_counts is not None and (guard_counts[0] or guard_counts[1]):
-            self.guard.queue_record(pipe, channel, guard_counts[0], guard_counts[1], probe=guard_counts[2])
-        latency_ms = (self.clock() - rec.accepted_at) * 1000
-        count(pipe, alert_id, v.name, State.TARGETED, len(offs) - n_queued)
-        count(pipe, alert_id, v.name, State.SENT, n_sent, latency_ms)
-        count(pipe, alert_id, v.name, State.FAILOVER, n_over)
-        count(pipe, alert_id, v.name, State.QUEUED, n_queued)
-        count(pipe, alert_id, "all", State.EXPIRED, len(expired))
-        for k, n in reasons.items():
-            pipe.hincrby(keys.counters(alert_id), k, n)
-        self.history.queue(pipe, shard, alert_id, v.name, over)
-        replies = await pipe.execute()
-        moved = [len(r) // 2 for r in replies[:4]]
-        if moved != [n_sent, n_over, len(expired), n_queued]:
-            log.error("alert %s shard %s: recorded %s but moved %s; its lease was lost mid-batch",
-                      alert_id, shard, [n_sent, n_over, len(expired), n_queued], moved)
-        report.sent += n_sent
-        report.failover += n_over
-        report.queued += n_queued
-        report.expired += len(expired)
-        if n_sent:
-            report.by_channel[v.name] = report.by_channel.get(v.name, 0) + n_sent
-        if n_queued:
-            run.queued_until = max(run.queued_until or 0.0, queue_at or 0.0)
-        if gone:
-            await self.subscribers.remove_endpoints(shard, gone, v.name)
-        return np.array(over, dtype=np.int64)
+                          report: ShardReport, run: ShardRun) -> np.ndarray:
+        """One batch through the send stages (``dispatcher.send_stages``) on the subscribers' channel
+        ``via``; returns the offsets failing over to their next channel."""
+        ctx = BatchContext(rec, shard, self.via(via), notice, offsets, report, run)
+        return await self.send_path.run(ctx)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:
         """Put this shard's queued sends on the retry schedule, or fail them over when it has been

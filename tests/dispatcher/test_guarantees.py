@@ -37,10 +37,24 @@ async def sms_sim():
     await sim.stop()
 
 
-def _engine(redis, sim, settings=None, **kw) -> Engine:
+def _engine(redis, sim, settings=None, clock=None, **kw) -> Engine:
     settings = settings or replace(_settings(), **kw)
     sms = SmsChannel(SmsSettings(url=sim.url, callback_url="http://127.0.0.1:9/none", batch=50))
-    return Engine(redis, settings, {"inapp": InappChannel(redis), "sms": sms})
+    return Engine(redis, settings, {"inapp": InappChannel(redis), "sms": sms}, **({"clock": clock} if clock else {}))
+
+
+def _later(seconds: float):
+    """A clock this far ahead of the real one: the retry schedule and receipt checks come due."""
+    return lambda: time.time() + seconds
+
+
+async def _until(pred, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.01)
+    return False
 
 
 def _settings():
@@ -108,10 +122,9 @@ async def test_long_retry_after_goes_to_the_schedule_and_any_worker_picks_it_up(
     assert await redis_aio.zscore(keys.RETRY_SCHEDULE, f"{rec.id}:0") is not None
     assert await engine.reap() == 0                                 # not due yet, and not lost either
     sms_sim.faults.error_rates = {}
-    other = _engine(redis_aio, sms_sim)                             # another worker
+    other = _engine(redis_aio, sms_sim, clock=_later(1.1))          # another worker, once the wait is over
     ran = []
     other.submit = lambda a, s, lane: ran.append((a, s))
-    await asyncio.sleep(1.1)
     assert await other.reap() == 1 and ran == [(rec.id, 0)]
     report = await other.run_shard(rec.id, 0)
     assert report.sent == 20 and len(sms_sim.ledger.recipients(rec.id)) == 20
@@ -137,14 +150,15 @@ async def test_cancel_drops_scheduled_retries(redis_aio, sms_sim):
 async def test_severe_alert_without_receipt_fails_over(redis_aio, sms_sim, monkeypatch):
     monkeypatch.setattr(SmsChannel, "receipt_timeout_s", 0.3)
     await SubscriberStore(redis_aio, SHARD).write_many(_sms_subs(15))
-    engine = _engine(redis_aio, sms_sim)
+    now = [time.time()]
+    engine = _engine(redis_aio, sms_sim, clock=lambda: now[0])
     ran = []
     engine.submit = lambda a, s, lane: ran.append(s)
     rec = await _accept(engine, severity="Extreme", urgency="Immediate")
     await engine.plan(rec.id)
     await engine.run_shard(rec.id, 0)
     assert await engine.alerts.lifecycle(rec.id) is Lifecycle.DONE
-    await asyncio.sleep(0.4)                                        # no delivery report came
+    now[0] += 0.4                                                   # no delivery report came
     ran.clear()
     await engine.reap()
     assert ran == [0]
@@ -159,11 +173,12 @@ async def test_severe_alert_without_receipt_fails_over(redis_aio, sms_sim, monke
 async def test_minor_alert_waits_for_receipts_without_failover(redis_aio, sms_sim, monkeypatch):
     monkeypatch.setattr(SmsChannel, "receipt_timeout_s", 0.1)
     await SubscriberStore(redis_aio, SHARD).write_many(_sms_subs(5))
-    engine = _engine(redis_aio, sms_sim)
+    now = [time.time()]
+    engine = _engine(redis_aio, sms_sim, clock=lambda: now[0])
     rec = await _accept(engine, severity="Minor")
     await engine.plan(rec.id)
     await engine.run_shard(rec.id, 0)
-    await asyncio.sleep(0.2)
+    now[0] += 0.2
     await engine.reap()
     assert (await _states(redis_aio, rec.id))[:5].tolist() == [State.SENT] * 5
     await engine.channels["sms"].close()
@@ -192,22 +207,21 @@ async def test_red_alert_overtakes_a_running_blue_one(redis_aio, sms_sim):
     await pool.start()
     try:
         blue = await _accept(engine, severity="Minor", urgency="Expected")
-        pool.plan(blue.id)
-        while len(sms_sim.ledger) < 100:
-            await asyncio.sleep(0.01)
+        pool.plan(blue.id, blue.lane)
+        assert await _until(lambda: len(sms_sim.ledger) >= 100)
         red = await _accept(engine, severity="Extreme", urgency="Immediate")
-        published = time.time()
-        pool.plan(red.id)
-        while not sms_sim.ledger.recipients(red.id):
-            await asyncio.sleep(0.01)
-        first_red = min(e.t for e in sms_sim.ledger.entries if e.alert_id == str(red.id))
+        pool.plan(red.id, red.lane)
+        assert await _until(lambda: sms_sim.ledger.recipients(red.id))
         blue_sent_before_red = len(sms_sim.ledger.recipients(blue.id))
         await pool.drain()
     finally:
         await pool.stop()
         await engine.channels["sms"].close()
-    assert first_red - published < 1.0
+
+    def last(alert_id):
+        return max(e.t for e in sms_sim.ledger.entries if e.alert_id == str(alert_id))
     assert blue_sent_before_red < 6 * SHARD                           # the blue one was still going
+    assert last(red.id) < last(blue.id)                               # the red one finished first
     assert len(sms_sim.ledger.recipients(blue.id)) == 6 * SHARD       # and finished afterwards
     assert len(sms_sim.ledger.recipients(red.id)) == 6 * SHARD
     assert sms_sim.ledger.duplicates() == 0

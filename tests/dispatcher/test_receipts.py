@@ -29,6 +29,16 @@ def _r(pid: str, ok: bool = True) -> Receipt:
     return Receipt("sms", pid, ReceiptStatus.DELIVERED if ok else ReceiptStatus.FAILED)
 
 
+async def _until(pred, timeout_s: float = 10.0) -> bool:
+    """Poll a condition until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 async def test_duplicates_and_late_failures_change_nothing(redis_aio):
     alert_id = await _sent(redis_aio, 3)
     for i in range(3):
@@ -46,12 +56,8 @@ async def test_a_receipt_that_overtakes_its_send_is_held_until_the_send_is_recor
     alert_id = await _sent(redis_aio, 1)
     sink = ReceiptSink(redis_aio, SHARD)
     assert await sink.ingest([_r("early")]) == 0
-    await asyncio.sleep(0.1)
     await redis_aio.hset(keys.provider_messages("sms", int(time.time() // 86_400) - 1), "early", f"{alert_id}:0")
-    for _ in range(40):
-        await asyncio.sleep(0.05)
-        if sink.recorded:
-            break
+    assert await _until(lambda: sink.recorded)
     await sink.close()
     st = states(await redis_aio.get(keys.delivery_state(0, alert_id)), SHARD)
     assert st[0] == State.DELIVERED and sink.unmatched == 0
@@ -60,6 +66,6 @@ async def test_a_receipt_that_overtakes_its_send_is_held_until_the_send_is_recor
 async def test_receipts_for_unknown_messages_are_dropped_after_the_window(redis_aio):
     sink = ReceiptSink(redis_aio, SHARD, early_window_s=0.3)
     await sink.ingest([_r("never")])
-    await asyncio.sleep(0.8)
+    assert await _until(lambda: sink.unmatched)
     await sink.close()
     assert sink.unmatched == 1 and sink.recorded == 0

@@ -1,0 +1,349 @@
+"""One batch's send path as stages composed as data: Guard → Claim → Send → Route → Record.
+
+Each stage takes the typed ``BatchContext``, does one thing, and says whether the
+batch goes on (``SendPath.stages`` is the list; a test can run any stage alone
+with a fake clock and a fake sleep):
+
+- **Guard**: the provider's circuit permit and its quota's wait (shared by every
+  worker through Redis). It comes before the claim: a cancel during the wait stops
+  the batch, and the claim, which renews the shard's lease, comes right before the send.
+- **Claim**: ``targeted/queued/failover → sending`` for the batch, the lease renewed,
+  the alert's lifecycle read and the endpoints loaded, in one round trip. A stopped
+  alert or a lost lease ends the batch (and the shard job).
+- **Send**: the adapter's answers, transient failures retried under one
+  ``RetryPolicy`` (short waits in place, long ones put on the retry schedule).
+- **Route**: every subscriber's answer becomes accepted / failover / retry later /
+  expired (``route``: a pure function).
+- **Record**: the states, counters, receipt correlation, circuit counts and failover
+  history in one MULTI; gone endpoints pruned.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Awaitable, Callable
+
+import numpy as np
+from tenacity import wait_random_exponential
+
+from channels.base import Notice, Outcome, Reason, Result
+
+from . import keys
+from .alerts import STOPPED, AlertRecord, Lifecycle
+from .circuit import Permit
+from .delivery import State, count
+from .lua import Lua
+from .metrics import timed_send
+from .settings import Settings
+from .via import Via
+
+log = logging.getLogger(__name__)
+
+#: Endpoints of a batch (offsets packed as uint16), newline-joined, "" where none: the batch costs one
+#: argument to pack instead of one per subscriber (the fan-out process is the busier side).
+ENDPOINTS = """
+local out = {}
+for i = 1, #ARGV[1] - 1, 2 do
+  local lo, hi = string.byte(ARGV[1], i, i + 1)
+  out[#out + 1] = redis.call('HGET', KEYS[1], lo + hi * 256) or ''
+end
+return table.concat(out, '\\n')
+"""
+#: Full-jitter exponential backoff between attempts (s), before any Retry-After.
+BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
+SEVERE = ("Severe", "Extreme")
+EMPTY = np.zeros(0, dtype=np.int64)
+CIRCUIT_OPEN = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
+ENDPOINT_REMOVED = Result(Outcome.PERMANENT, Reason.INVALID_ENDPOINT, detail="endpoint removed")
+
+
+@dataclass
+class ShardRun:
+    """One shard job's hold on its shard and why it stopped early, if it did."""
+
+    lane: str
+    #: None while running; "stopped" (cancelled / superseded / expired), "yield" (a higher lane is
+    #: waiting: the job re-queues itself), "lost" (the lease ran out: another worker took over).
+    halt: str | None = None
+    queued_until: float | None = None     #: some sends wait on the retry schedule until then
+
+
+@dataclass
+class ShardReport:
+    shard: int
+    busy: bool = False      #: another worker holds this shard's lease
+    yielded: bool = False   #: paused for a higher lane; re-queued
+    sent: int = 0
+    failed: int = 0
+    failover: int = 0
+    queued: int = 0         #: put off to the retry schedule
+    cancelled: int = 0
+    expired: int = 0
+    reclaimed: int = 0      #: claims of a dead run, sent again
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BatchContext:
+    """Everything one batch carries through the stages."""
+
+    rec: AlertRecord
+    shard: int
+    via: Via
+    notice: Notice
+    asked: np.ndarray                     #: offsets the shard job handed in
+    report: ShardReport
+    run: ShardRun
+    permit: Permit = Permit.ALLOWED
+    offs: list[int] = field(default_factory=list)          #: offsets claimed
+    ids: list[int] = field(default_factory=list)           #: their subscriber ids
+    endpoints: list[str] = field(default_factory=list)
+    outcome: list[Result | None] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)       #: indexes whose last answer was "retry"
+    queue_at: float | None = None                          #: retry on the schedule at this time
+    circuit: tuple[int, int] = (0, 0)                      #: (successes, failures) not yet counted
+    failed_over: np.ndarray = field(default_factory=lambda: EMPTY)
+
+
+@dataclass
+class Routing:
+    """Where each claimed subscriber of a batch goes (offsets)."""
+
+    accepted: list[int]
+    over: list[int]          #: to the next channel: permanent, gone, out of attempts, circuit open
+    queued: list[int]        #: on the retry schedule
+    expired: list[int]
+    gone: list[int]          #: endpoints the provider says are gone (pruned)
+    reasons: dict[str, int]  #: "reason:<channel>:<reason>" → count
+
+
+def route(ctx: BatchContext, now: float) -> Routing:
+    """Every claimed subscriber's answer as accepted / failover / retry later / expired (pure)."""
+    expired_now = ctx.rec.expires_at is not None and now >= ctx.rec.expires_at
+    later = set(ctx.pending) if (ctx.queue_at is not None or expired_now) else set()
+    accepted, over, waiting, unsent, gone = [], [], [], [], []
+    reasons: dict[str, int] = {}
+    for i, (o, res) in enumerate(zip(ctx.offs, ctx.outcome)):
+        if res is None:
+            unsent.append(o)
+            continue
+        if res.outcome is Outcome.ACCEPTED:
+            accepted.append(o)
+            continue
+        (waiting if i in later else over).append(o)
+        if res.outcome is Outcome.GONE:
+            gone.append(o)
+        k = f"reason:{ctx.via.name}:{res.reason.value}"
+        reasons[k] = reasons.get(k, 0) + 1
+    expired = sorted(unsent + waiting) if expired_now else unsent
+    return Routing(accepted, over, [] if expired_now else waiting, expired, gone, reasons)
+
+
+class RetryPolicy:
+    """The one retry policy: attempts per channel, full-jitter backoff honouring Retry-After, short
+    waits in place and long ones on the retry schedule, nothing past the alert's expiry."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, backoff=BACKOFF):
+        self.settings, self.clock, self.sleep, self.backoff = settings, clock, sleep, backoff
+
+    def attempts(self, via: Via) -> int:
+        return self.settings.attempts_for(via.name)
+
+    def expired(self, rec: AlertRecord, after_s: float = 0.0) -> bool:
+        return rec.expires_at is not None and self.clock() + after_s >= rec.expires_at
+
+    async def wait(self, ctx: BatchContext, attempt: int, retry_after_s: float) -> bool:
+        """Before attempt ``attempt + 1``: wait in place (True), or give up for now (False) with
+        ``ctx.queue_at`` set when the wait goes to the retry schedule."""
+        delay = max(self.backoff(SimpleNamespace(attempt_number=attempt)), retry_after_s)
+        if self.expired(ctx.rec, delay):
+            return False
+        if delay > self.settings.retry_in_place_max_s:
+            ctx.queue_at = self.clock() + delay
+            return False
+        await self.sleep(delay)
+        return True
+
+
+class SendPath:
+    """The stages, composed as data, and what they need (each its own seam for tests)."""
+
+    def __init__(self, redis, *, size: int, guard, leases, transitions, history, subscribers,
+                 policy: RetryPolicy, clock: Callable[[], float]):
+        self.redis, self.size, self.guard, self.leases = redis, size, guard, leases
+        self.transitions, self.history, self.subscribers = transitions, history, subscribers
+        self.policy, self.clock = policy, clock
+        self._endpoints = Lua(redis, ENDPOINTS)
+        self.stages: tuple[Callable[[BatchContext], Awaitable[bool]], ...] = (
+            self.guard_stage, self.claim, self.send, self.record)
+
+    async def run(self, ctx: BatchContext) -> np.ndarray:
+        """The batch through every stage; returns the offsets failing over to their next channel."""
+        for stage in self.stages:
+            if not await stage(ctx):
+                break
+        return ctx.failed_over
+
+    async def guard_stage(self, ctx: BatchContext) -> bool:
+        if ctx.via.guarded:
+            ctx.permit = await self.guard.admit(ctx.via.adapter, len(ctx.asked))
+        return True
+
+    async def claim(self, ctx: BatchContext) -> bool:
+        rec, shard, v = ctx.rec, ctx.shard, ctx.via
+        pipe = self.redis.pipeline(transaction=False)
+        self.leases.renew(pipe, shard, rec.id)
+        pipe.hget(keys.alert(rec.id), "lifecycle")
+        self.transitions.queue(pipe, shard, rec.id, State.SENDING, ctx.asked, channel_id=v.id)
+        if v.guarded:
+            self._endpoints.queue(pipe, [keys.endpoints(shard, v.name)],
+                                  [np.asarray(ctx.asked, dtype="<u2").tobytes()])
+        held, lifecycle, packed, *eps = await pipe.execute()
+        claimed = np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
+        stopped = lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED
+        if not held or stopped:
+            await self._hand_back(ctx, claimed, stopped)
+            return False
+        if not len(claimed):
+            return False
+        ctx.offs = claimed.tolist()
+        ctx.ids = (claimed + shard * self.size).tolist()
+        ctx.endpoints = self._claimed_endpoints(ctx, eps[0] if eps else None)
+        ctx.outcome = [ENDPOINT_REMOVED if v.guarded and not e else None for e in ctx.endpoints]
+        ctx.pending = [i for i, o in enumerate(ctx.outcome) if o is None]
+        return True
+
+    def _claimed_endpoints(self, ctx: BatchContext, raw: bytes | None) -> list[str]:
+        if raw is None:
+            return [""] * len(ctx.offs)
+        every = raw.decode().split("\n")
+        if len(ctx.offs) == len(ctx.asked):
+            return every
+        by_offset = dict(zip(ctx.asked.tolist(), every))
+        return [by_offset[o] for o in ctx.offs]
+
+    async def _hand_back(self, ctx: BatchContext, claimed: np.ndarray, stopped: bool) -> None:
+        """The alert was stopped (claims → cancelled) or the lease lost (claims → queued, for the new holder)."""
+        back = State.CANCELLED if stopped else State.QUEUED
+        moved = await self.transitions.apply(self.redis, ctx.shard, ctx.rec.id, back, claimed,
+                                             allowed=(State.SENDING,))
+        if stopped and len(moved):
+            pipe = self.redis.pipeline(transaction=False)
+            count(pipe, ctx.rec.id, ctx.via.name, State.CANCELLED, len(moved),
+                  (self.clock() - ctx.rec.accepted_at) * 1000)
+            await pipe.execute()
+            ctx.report.cancelled += len(moved)
+        ctx.run.halt = "stopped" if stopped else "lost"
+
+    async def send(self, ctx: BatchContext) -> bool:
+        if ctx.permit is Permit.DENIED:
+            ctx.outcome, ctx.pending = [CIRCUIT_OPEN] * len(ctx.offs), []
+            return True
+        attempts = self.policy.attempts(ctx.via)
+        for attempt in range(1, attempts + 1):
+            if self.policy.expired(ctx.rec):
+                break
+            if ctx.via.guarded and attempt > 1:
+                await self.guard.take(ctx.via.adapter, len(ctx.pending))
+            retry_after = await self._attempt(ctx)
+            if not ctx.pending or attempt == attempts:
+                break
+            await self._count_attempt(ctx)
+            if not await self.policy.wait(ctx, attempt, retry_after):
+                break
+        return True
+
+    async def _attempt(self, ctx: BatchContext) -> float:
+        """One request for the pending subscribers; returns the longest Retry-After asked."""
+        pending = ctx.pending
+        if len(pending) == len(ctx.offs):
+            answers = await timed_send(ctx.via.adapter, ctx.notice, ctx.ids, ctx.endpoints)
+        else:
+            answers = await timed_send(ctx.via.adapter, ctx.notice, [ctx.ids[i] for i in pending],
+                                       [ctx.endpoints[i] for i in pending])
+        retry, retry_after = [], 0.0
+        for i, res in zip(pending, answers):
+            ctx.outcome[i] = res
+            if res.outcome is Outcome.RETRY:
+                retry.append(i)
+                retry_after = max(retry_after, res.retry_after_s or 0.0)
+        # The circuit counts requests, not recipients: this attempt failed if most of it must be
+        # retried (a provider that refuses tokens is up; one that times out is not).
+        ctx.circuit = (0, 1) if 2 * len(retry) > len(pending) else (1, 0)
+        ctx.pending = retry
+        return retry_after
+
+    async def _count_attempt(self, ctx: BatchContext) -> None:
+        """Count an attempt towards the circuit before retrying (the last one goes with the record)."""
+        if not ctx.via.guarded:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        self.guard.queue_record(pipe, ctx.via.adapter, *ctx.circuit, probe=ctx.permit is Permit.PROBE)
+        await pipe.execute()
+        ctx.permit, ctx.circuit = Permit.ALLOWED, (0, 0)
+
+    async def record(self, ctx: BatchContext) -> bool:
+        """Route the answers and write them: the states and the counters that count them change in one
+        MULTI, or not at all (a process dying mid-write leaves the claims, which the next run sends
+        again). Every offset here was claimed under this run's lease: each transition moves its list."""
+        r = route(ctx, self.clock())
+        pipe = self.redis.pipeline(transaction=True)
+        for state, offs, cid in ((State.SENT, r.accepted, ctx.via.id), (State.FAILOVER, r.over, 0),
+                                 (State.EXPIRED, r.expired, 0), (State.QUEUED, r.queued, 0)):
+            self.transitions.queue(pipe, ctx.shard, ctx.rec.id, state, np.array(offs), channel_id=cid)
+        self._queue_receipts(pipe, ctx, r.accepted)
+        if ctx.via.guarded and (ctx.circuit[0] or ctx.circuit[1]):
+            self.guard.queue_record(pipe, ctx.via.adapter, *ctx.circuit, probe=ctx.permit is Permit.PROBE)
+        self._queue_counts(pipe, ctx, r)
+        replies = await pipe.execute()
+        want = [len(r.accepted), len(r.over), len(r.expired), len(r.queued)]
+        if [len(x) // 2 for x in replies[:4]] != want:
+            log.error("alert %s shard %s: recorded %s but moved %s; its lease was lost mid-batch",
+                      ctx.rec.id, ctx.shard, want, [len(x) // 2 for x in replies[:4]])
+        self._report(ctx, r)
+        if r.gone:
+            await self.subscribers.remove_endpoints(ctx.shard, r.gone, ctx.via.name)
+        ctx.failed_over = np.array(r.over, dtype=np.int64)
+        return True
+
+    def _queue_receipts(self, pipe, ctx: BatchContext, accepted: list[int]) -> None:
+        """Provider message id → "<alert>:<subscriber>" for receipts, and the receipt-timeout check."""
+        v, rec = ctx.via, ctx.rec
+        if not (v.adapter.has_receipts and v.guarded and accepted):
+            return
+        base = ctx.shard * self.size
+        by_offset = dict(zip(ctx.offs, ctx.outcome))
+        mapping = {by_offset[o].provider_id: f"{rec.id}:{base + o}" for o in accepted if by_offset[o].provider_id}
+        if mapping:
+            key = keys.provider_messages(v.provider, int(self.clock() // 86_400))
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, 3 * 86_400)
+        if rec.alert.severity() in SEVERE:
+            pipe.zadd(keys.RECEIPT_CHECKS, {f"{rec.id}:{ctx.shard}:{v.id}": self.clock() + v.adapter.receipt_timeout_s})
+
+    def _queue_counts(self, pipe, ctx: BatchContext, r: Routing) -> None:
+        alert_id, name = ctx.rec.id, ctx.via.name
+        latency_ms = (self.clock() - ctx.rec.accepted_at) * 1000
+        count(pipe, alert_id, name, State.TARGETED, len(ctx.offs) - len(r.queued))
+        count(pipe, alert_id, name, State.SENT, len(r.accepted), latency_ms)
+        count(pipe, alert_id, name, State.FAILOVER, len(r.over))
+        count(pipe, alert_id, name, State.QUEUED, len(r.queued))
+        count(pipe, alert_id, "all", State.EXPIRED, len(r.expired))
+        for k, n in r.reasons.items():
+            pipe.hincrby(keys.counters(alert_id), k, n)
+        self.history.queue(pipe, ctx.shard, alert_id, name, r.over)
+
+    @staticmethod
+    def _report(ctx: BatchContext, r: Routing) -> None:
+        rep = ctx.report
+        rep.sent += len(r.accepted)
+        rep.failover += len(r.over)
+        rep.queued += len(r.queued)
+        rep.expired += len(r.expired)
+        if r.accepted:
+            rep.by_channel[ctx.via.name] = rep.by_channel.get(ctx.via.name, 0) + len(r.accepted)
+        if r.queued:
+            ctx.run.queued_until = max(ctx.run.queued_until or 0.0, ctx.queue_at or 0.0)
