@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from channels.inapp import InappChannel
-from dispatcher import cap, fanout, targeting
+from dispatcher import cap, planner, targeting
 from dispatcher.fanout import Engine
 from dispatcher.settings import Settings
 from subscribers import regions
@@ -23,7 +23,7 @@ async def test_targeting_a_many_geocode_alert_runs_off_the_event_loop(redis_aio,
             ran_on.append(threading.get_ident())
             return fn(*args, **kw)
         return wrapped
-    monkeypatch.setattr(fanout, "target_for", spy(targeting.target_for))
+    monkeypatch.setattr(planner, "target_for", spy(targeting.target_for))
     monkeypatch.setattr(targeting, "match_shard", spy(targeting.match_shard))
     codes = regions.district_codes()
     subs = [Subscriber(regions=[codes[i % len(codes)]]) for i in range(1500)]
