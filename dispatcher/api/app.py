@@ -19,6 +19,7 @@ from ..store import Store
 from . import context as ctx
 from .common import errors_middleware
 from . import callbacks, cap_feed, inbox, issuer, ops, subscriber_api
+from . import shelters_api
 
 log = logging.getLogger(__name__)
 
@@ -78,4 +79,5 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     ops.setup(app)
     cap_feed.setup(app)
     callbacks.setup(app)
+    shelters_api.setup(app)
     return app
