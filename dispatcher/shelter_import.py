@@ -54,6 +54,21 @@ def _add(out: ShelterImport, where: str, record: dict) -> None:
         out.errors.extend((where, e["field"], e["message"]) for e in exc.errors)
 
 
+def _rows(text: str):
+    """(line number, cells) of each CSV row that is not blank or a # comment."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, exc
+            return
+        if any(c.strip() for c in row) and not row[0].lstrip().startswith("#"):
+            yield reader.line_num, row
+
+
 def _parse_csv(data: bytes) -> ShelterImport:
     out = ShelterImport()
     try:
@@ -61,20 +76,23 @@ def _parse_csv(data: bytes) -> ShelterImport:
     except UnicodeDecodeError as exc:
         out.errors.append(("1", "file", f"is not UTF-8 text (byte {exc.start})"))
         return out
-    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        out.errors.append(("1", "file", "has no header row"))
-        return out
-    reader = csv.reader(io.StringIO("\n".join(ln for _, ln in lines)))
-    header = [h.strip() for h in next(reader)]
-    for (number, _), row in zip(lines[1:], reader):
-        if len(out.shelters) + len(out.errors) >= MAX_SHELTERS:
+    header: list[str] | None = None
+    for number, row in _rows(text):
+        if isinstance(row, csv.Error):
+            out.errors.append((str(number), "line", f"is not valid CSV ({row})"))
+        elif header is None:
+            header = [h.strip() for h in row]
+        elif len(out.shelters) + len(out.errors) >= MAX_SHELTERS:
             out.errors.append((str(number), "file", f"more than {MAX_SHELTERS} shelters"))
             break
-        if len(row) != len(header):
+        elif len(row) != len(header):
             out.errors.append((str(number), "line", f"has {len(row)} columns, the header has {len(header)}"))
-            continue
-        _add(out, str(number), {h: v for h, v in zip(header, row) if v.strip() != ""})
+        else:
+            _add(out, str(number), {h: v for h, v in zip(header, row) if v.strip() != ""})
+    if header is None and not out.errors:
+        out.errors.append(("1", "file", "has no header row"))
+    elif not out.shelters and not out.errors:
+        out.errors.append(("2", "file", "has no shelters below the header row"))
     return out
 
 
@@ -101,4 +119,6 @@ def _parse_geojson(data: bytes) -> ShelterImport:
             out.errors.append((where, "properties", "must be an object"))
             continue
         _add(out, where, {**props, "lon": coords[0], "lat": coords[1]})
+    if not features:
+        out.errors.append(("1", "features", "has no shelters"))
     return out

@@ -108,17 +108,16 @@ def _text(data: dict, name: str, errors: list, required: bool) -> str:
 
 def _number(data: dict, name: str, limit: float, errors: list) -> float:
     value = data.get(name)
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            errors.append((name, f"must be a number, got {value!r}"))
-            return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not -limit <= value <= limit:
-        errors.append((name, f"must be a number between {-limit:g} and {limit:g}, got {value!r}"))
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or value is None or not math.isfinite(number) or not -limit <= number <= limit:
+        message = f"must be a number, got {value!r}" if math.isnan(number) and isinstance(value, str) \
+            else f"must be a number between {-limit:g} and {limit:g}, got {str(value)[:40]!r}"
+        errors.append((name, message))
         return 0.0
-    return float(value)
+    return number
 
 
 def _capacity(data: dict, errors: list) -> int:

@@ -6,6 +6,7 @@ import numpy as np
 from aiohttp import web
 
 from subscribers import regions
+from subscribers.geo import validate_location
 from subscribers.errors import NotFound as SubscriberNotFound
 
 from .. import shelter_import
@@ -102,9 +103,11 @@ async def _where(request: web.Request, who) -> tuple[float, float, str]:
     """The point to search from: a subscriber's location, else its district's seat; an operator's lat/lon."""
     if who.subscriber_id is None:
         try:
-            return float(request.query["lat"]), float(request.query["lon"]), "query"
-        except (KeyError, ValueError):
-            raise BadRequest("give lat and lon", [{"field": "lat", "message": "lat and lon are numbers"}]) from None
+            lat, lon = validate_location(float(request.query["lat"]), float(request.query["lon"]))
+        except (KeyError, ValueError) as exc:
+            raise BadRequest("give lat and lon", [{"field": "lat", "message": f"lat and lon are numbers ({exc})"}]) \
+                from None
+        return lat, lon, "query"
     try:
         sub = await request.app[ctx.ENGINE].subscribers.get(who.subscriber_id)
     except SubscriberNotFound:

@@ -109,3 +109,21 @@ async def test_a_subscriber_sees_its_nearest_open_shelters(api):
     assert out["from"] == {"lat": 39.96, "lon": 116.3, "source": "district"}
     assert all(set(s["kinds"]) & {"fire", "general"} for s in out["shelters"])
     assert (await api.call("GET", "/api/v1/shelters/nearest?kind=lava", located["token"]))[0] == 400
+
+
+@pytest.mark.parametrize("data", [b"name,address\nx\ry,z\n", b"name\n\"open quote\n", b"\x00\r\n\r\"", b"#only a comment\n"])
+def test_odd_csv_is_an_error_list_not_an_exception(data):
+    parsed = shelter_import.parse(data, "csv")
+    assert parsed.shelters == [] and parsed.errors
+    assert all(isinstance(line, str) and field and message for line, field, message in parsed.errors)
+
+
+async def test_numbers_out_of_any_range_are_field_errors(api):
+    from dispatcher.shelters import validate
+    from dispatcher.errors import BadRequest
+    with pytest.raises(BadRequest) as exc:
+        validate({"name": "x", "address": "y", "district": "110105", "lat": 10**400, "lon": "1e999",
+                  "capacity": 10**400, "kinds": ["fire"]})
+    assert {e["field"] for e in exc.value.errors} == {"lat", "lon", "capacity"}
+    code, out = await api.call("GET", "/api/v1/shelters/nearest?lat=95&lon=nan", "operator")
+    assert code == 400 and out["errors"][0]["field"] == "lat"
