@@ -160,3 +160,10 @@ def rate_limit(provider: str) -> str:
 def circuit(provider: str) -> str:
     """hash: state, changed_at, probe_at, opened, closed, and window buckets "s:<n>" / "f:<n>"."""
     return f"{PREFIX}:{{cb}}:{provider}"
+
+
+# -- shelters -------------------------------------------------------------
+SHELTER_SEQ = f"{PREFIX}:shelter:seq"           #: INCR → next shelter id
+SHELTERS = f"{PREFIX}:shelters"                 #: hash shelter id → JSON record (see dispatcher.shelters)
+SHELTER_EXTERNAL = f"{PREFIX}:shelters:ext"     #: hash external id → shelter id (repeatable imports)
+SHELTER_VERSION = f"{PREFIX}:shelters:version"  #: INCR on every change; caches of the registry compare it
