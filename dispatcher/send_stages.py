@@ -194,7 +194,9 @@ class SendPath:
 
     async def claim(self, ctx: BatchContext) -> bool:
         rec, shard, v = ctx.rec, ctx.shard, ctx.via
-        pipe = self.redis.pipeline(transaction=False)
+        # One MULTI: no lifecycle flip lands between reading it and claiming (a cancel's answer means
+        # that nothing claimed after it goes out).
+        pipe = self.redis.pipeline(transaction=True)
         self.leases.renew(pipe, shard, rec.id)
         pipe.hget(keys.alert(rec.id), "lifecycle")
         self.transitions.queue(pipe, shard, rec.id, State.SENDING, ctx.asked, channel_id=v.id)

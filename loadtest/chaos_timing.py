@@ -38,21 +38,22 @@ def _last_send(stage: Stage, alert_id: int) -> float | None:
 async def cancel_at_30pct(out: Outcome, n: int, *, pace_s: float = 8.0, at: float = 0.3,
                           timeout_s: float = 180) -> None:
     """POST /api/v1/alerts/{id}/cancel at ~30% accepted. What was claimed (``sending``) when the
-    engine's stop returned — read inside the cancel request, before its answer — is the only thing
-    that may still be accepted afterwards."""
+    alert's lifecycle flipped to cancelled — read inside the cancel request, before its answer — is
+    the only thing that may still be accepted afterwards."""
     quotas = paced_quotas(n, pace_s)
     out.details["quotas_per_s"] = dict(quotas)
     async with Stage(n, settings={"rate_limits": quotas}) as stage:
         engine = stage.engine
-        original_stop = engine.stop
+        original_amend = engine.lifecycle.amend_referenced
         claimed: dict[int, np.ndarray] = {}
 
-        async def stop(alert_id, lifecycle, by):
-            total = await original_stop(alert_id, lifecycle, by)
-            st = await stage.observer.delivery_states(alert_id)
-            claimed[alert_id] = np.flatnonzero(st == State.SENDING)
-            return total
-        engine.stop = stop
+        async def amend(rec, by):
+            flipped = await original_amend(rec, by)
+            for alert_id, _ in flipped:
+                st = await stage.observer.delivery_states(alert_id)
+                claimed[alert_id] = np.flatnonzero(st == State.SENDING)
+            return flipped
+        engine.lifecycle.amend_referenced = amend
         answer, t0, _ = await stage.publish(alert_doc())
         alert_id = answer["id"]
         out.check("reached_cancel_point", await _wait_fraction(stage, alert_id, at, timeout_s))
