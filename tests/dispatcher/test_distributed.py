@@ -107,7 +107,10 @@ async def test_killed_worker_has_its_shard_finished_by_the_other(store, redis_sy
     survivor = None
     try:
         async with open_api(store, replace(settings, shard_size=SHARD, lease_s=2), workers=0) as api:
-            await asyncio.sleep(1.5)                                  # the victim is up
+            deadline = time.monotonic() + 30                          # the victim is up (registered with RQ)
+            while not await redis_aio.scard("rq:workers") and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert await redis_aio.scard("rq:workers"), (tmp_path / "worker0.log").read_text()
             status, alert = await api.publish(cap_json(codes=["110105"]))
             assert status == 202
             deadline = time.monotonic() + 30
