@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,8 +35,6 @@ from channels.http_errors import parse_retry_after
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.sms_text import segments
 
-#: Development callback secret shared by the adapter and the gateway simulator; set a real one in production.
-DEV_CALLBACK_SECRET = "warncast-dev-sms-callback-secret"
 DEV_API_KEY = "warncast-dev-sms-key"
 #: Octets of user data in one SMS segment.
 SEGMENT_OCTETS = 140
@@ -56,8 +55,8 @@ class SmsSettings:
     #: Gateway base URL (the request goes to ``{url}/v1/sms/batch``).
     url: str = "http://127.0.0.1:9201"
     api_key: str = field(default=DEV_API_KEY, repr=False)
-    #: HMAC key the gateway signs delivery reports with.
-    callback_secret: str = field(default=DEV_CALLBACK_SECRET, repr=False)
+    #: HMAC key the gateway signs delivery reports with; unset, the API generates one per installation.
+    callback_secret: str = field(default="", repr=False)
     #: Numbers per request.
     batch: int = 500
     #: Request encoding: "json" or "form".
@@ -275,7 +274,7 @@ def verify_and_parse_reports(body: bytes, headers: Mapping[str, str], secret: st
         ts = float(timestamp)
     except ValueError:
         raise SignatureError("X-Timestamp is not a unix time") from None
-    if abs(now - ts) > window_s:
+    if not math.isfinite(ts) or abs(now - ts) > window_s:
         raise SignatureError("X-Timestamp outside the accepted window")
     expected = sign_reports(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):

@@ -141,3 +141,13 @@ def rate_limit(provider: str) -> str:
 def circuit(provider: str) -> str:
     """hash: state, changed_at, probe_at, opened, closed, and window buckets "s:<n>" / "f:<n>"."""
     return f"{PREFIX}:{{cb}}:{provider}"
+
+
+# -- abuse and replay guards ------------------------------------------------
+SECURITY_COUNTERS = f"{PREFIX}:security"        #: hash event → count (receipt replays, refused registrations, …)
+
+
+def receipt_reports(channel: str, day: int) -> str:
+    """hash "<message id>:<status>" → 1 for the delivery reports taken on one UTC day (expires after
+    three days); a report already there is a replay."""
+    return f"{PREFIX}:reports:{channel}:{day}"

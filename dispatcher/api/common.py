@@ -7,7 +7,7 @@ import orjson
 from aiohttp import web
 
 from ..auth import Caller, unauthorized
-from ..errors import BadRequest, TooLarge, WarncastError
+from ..errors import BadRequest, TooLarge, TooManyRequests, WarncastError
 from . import context as ctx
 
 log = logging.getLogger("dispatcher.api")
@@ -25,6 +25,9 @@ def error_body(message: str, errors=None) -> dict:
 async def errors_middleware(request: web.Request, handler):
     try:
         return await handler(request)
+    except TooManyRequests as exc:
+        return json_response(error_body(exc.message, exc.errors), status=exc.status,
+                             headers={"Retry-After": str(exc.retry_after_s)})
     except WarncastError as exc:
         return json_response(error_body(exc.message, exc.errors), status=exc.status)
     except web.HTTPRequestEntityTooLarge:

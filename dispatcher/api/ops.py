@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .. import keys
+from .. import keys, replays
 from ..alerts import Lifecycle
 from ..circuit import Circuits
 from ..stats import alert_stats, totals
@@ -33,6 +33,7 @@ async def stats(request: web.Request) -> web.Response:
         "queued_shard_jobs": pool.queue.qsize() if pool else None,
         "totals": await totals(redis),
         "providers": await Circuits(redis).snapshot(),
+        "security": await replays.counters(redis),
         "alerts": [{**r.summary(), "stats": await alert_stats(redis, r.id)} for r in recent],
         "time": time.time(),
     })

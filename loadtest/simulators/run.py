@@ -75,6 +75,8 @@ class SimulatorSet:
                 env["WARNCAST_APNS_PRIVATE_KEY_FILE"] = os.path.join(self.credentials_dir, "apns-dev-key.p8")
             elif name != "webpush":          # Web Push endpoints live in each subscription
                 env[f"WARNCAST_{name.upper()}_URL"] = sim.url
+            if name == "sms":
+                env["WARNCAST_SMS_CALLBACK_SECRET"] = sim.callback_secret
         return env
 
 
