@@ -17,7 +17,7 @@ from ..settings import Settings
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware
-from . import callbacks, inbox, issuer, ops, subscriber_api
+from . import callbacks, cap_feed, inbox, issuer, ops, subscriber_api
 
 log = logging.getLogger(__name__)
 
@@ -75,5 +75,6 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     subscriber_api.setup(app)
     inbox.setup(app)
     ops.setup(app)
+    cap_feed.setup(app)
     callbacks.setup(app)
     return app

@@ -16,7 +16,7 @@ from defusedxml import ElementTree as SafeET
 from .errors import CapError, CapTooLarge, FieldError
 from .model import Alert
 from .schema import CAP_NS, ELEMENTS, XMLDSIG_NS, Kind
-from .validate import build_alert, suggest
+from .validate import MAX_SUGGESTIONS, build_alert, suggest
 
 _POSITION_SUFFIX = re.compile(r":\s*line \d+, column \d+$")
 
@@ -82,7 +82,7 @@ def _plain(element: Element, kind_name: str, path: str, errors: list[FieldError]
             continue
         if ns != CAP_NS or local not in children:
             where = "" if ns == CAP_NS else (f" in namespace {ns!r}" if ns else " with no namespace")
-            hint = suggest(local, list(children)) if ns == CAP_NS else ""
+            hint = suggest(local, list(children)) if ns == CAP_NS and len(errors) < MAX_SUGGESTIONS else ""
             errors.append(FieldError(f"{path}/{local}", f"unknown element <{local}>{where}{hint}"))
             continue
         kind, child_kind = children[local]

@@ -25,6 +25,8 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _WHOLE = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _QUOTED_OR_WORD = re.compile(r'"([^"]*)"|(\S+)')
+#: Misspelt names get a "did you mean" only among the first errors: the rest are not read by anyone.
+MAX_SUGGESTIONS = 50
 
 
 def build_alert(raw: dict[str, Any], errors: list[FieldError] | None = None) -> Alert:
