@@ -41,6 +41,18 @@ class LocalPool:
         heap = self.queue._queue  # the PriorityQueue's heap; [0] is the next job
         return bool(heap) and heap[0][0] < LANES.index(lane)
 
+    def depth_by_lane(self) -> list[int]:
+        """Shard jobs waiting, per lane in ``LANES`` order."""
+        depth = [0] * len(LANES)
+        for item in self.queue._queue:
+            depth[item[0]] += 1
+        return depth
+
+    @property
+    def in_flight(self) -> int:
+        """Shard jobs running now."""
+        return self._active
+
     def submit(self, alert_id: int, shard: int, lane: str, attempt: int = 0) -> None:
         self.idle.clear()
         self.queue.put_nowait((LANES.index(lane), next(self._seq), alert_id, shard, attempt))

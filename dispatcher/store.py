@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from .resp import hiredis_packing
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,14 @@ class Store:
     def aio(self, max_connections: int = 64, **kw: Any) -> aioredis.Redis:
         """An asyncio client whose pool waits for a free connection instead of failing."""
         if self.sentinels:
-            return AioSentinel(self.sentinels, **kw).master_for(self.service, max_connections=max_connections,
-                                                                 **self._url_kwargs())
-        pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=max_connections, timeout=60, **kw)
-        return aioredis.Redis(connection_pool=pool)
+            client = AioSentinel(self.sentinels, **kw).master_for(self.service, max_connections=max_connections,
+                                                                   **self._url_kwargs())
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=max_connections, timeout=60,
+                                                            **kw)
+            client = aioredis.Redis(connection_pool=pool)
+        client.connection_pool.connection_class = hiredis_packing(client.connection_pool.connection_class)
+        return client
 
     def _url_kwargs(self) -> dict[str, Any]:
         u = urlparse(self.url) if self.url else None

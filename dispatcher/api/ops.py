@@ -8,9 +8,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .. import keys, replays
+from .. import keys, metrics, replays
 from ..circuit import Circuits
-from ..stats import alert_stats, totals
+from ..stats import alert_stats, latency_totals, totals
 from . import context as ctx
 from .common import caller, int_param, json_response
 from .openapi import OPENAPI
@@ -42,15 +42,14 @@ async def dashboard(request: web.Request) -> web.FileResponse:
 
 
 class _Collector:
-    def __init__(self, data: dict, subscribers: int, pending: int, providers: dict):
-        self.data, self.subscribers, self.pending, self.providers = data, subscribers, pending, providers
+    def __init__(self, data: dict, hist: dict, subscribers: int, pending: int, providers: dict, pool):
+        self.data, self.hist, self.subscribers, self.pending = data, hist, subscribers, pending
+        self.providers, self.pool = providers, pool
 
     def collect(self):
-        c = CounterMetricFamily("warncast_transitions", "Delivery state transitions", labels=["channel", "state"])
-        for ch, states in sorted(self.data.items()):
-            for state, n in sorted(states.items()):
-                c.add_metric([ch, state], n)
-        yield c
+        yield from metrics.transition_families(self.data)
+        yield from metrics.latency_families(self.hist)
+        yield from metrics.pool_families(self.pool)
         yield GaugeMetricFamily("warncast_subscribers", "Subscribers stored", value=self.subscribers)
         yield GaugeMetricFamily("warncast_pending_fanouts", "Alerts whose fan-out has not finished", value=self.pending)
         g = GaugeMetricFamily("warncast_circuit_open", "1 while a provider's circuit is open or half-open",
@@ -63,14 +62,16 @@ class _Collector:
         yield o
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics_endpoint(request: web.Request) -> web.Response:
     who = await caller(request)
     who.require("operator", "admin")
     engine, redis = request.app[ctx.ENGINE], request.app[ctx.REDIS]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(await totals(redis), await engine.subscribers.count(),
-                                 await redis.scard(keys.FANOUT_PENDING), await Circuits(redis).snapshot()))
-    return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8",
+    registry.register(_Collector(await totals(redis), await latency_totals(redis), await engine.subscribers.count(),
+                                 await redis.scard(keys.FANOUT_PENDING), await Circuits(redis).snapshot(),
+                                 request.app[ctx.POOL]))
+    body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
@@ -94,7 +95,7 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/stats", stats)
     r.add_get("/ops", dashboard)
-    r.add_get("/metrics", metrics)
+    r.add_get("/metrics", metrics_endpoint)
     r.add_get("/healthz", healthz)
     r.add_get("/readyz", readyz)
     r.add_get("/api/v1/openapi.json", openapi)
