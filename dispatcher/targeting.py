@@ -22,6 +22,7 @@ from subscribers import regions
 from . import geo_targeting, geocodes, keys
 from .alerts import AlertRecord, top_tier
 from .cap import SEVERITY_RANK
+from .cap.geometry import reach_km
 from .delivery import REACHED, states
 
 
@@ -56,7 +57,7 @@ def target_for(rec: AlertRecord) -> Target:
             codes.update(regions.normalize(g.value) for g in area.geocodes
                          if geocodes.is_region_scheme(g.value_name) and regions.valid_code_format(g.value))
             polygons.extend(area.polygons)
-            circles.extend(area.circles)
+            circles.extend((lat, lon, reach_km(r)) for lat, lon, r in area.circles)
     ranges = np.array([C.code_range(c) for c in sorted(codes)], dtype=np.uint64).reshape(-1, 2)
     plan = geo_targeting.plan_area(polygons, circles) if (polygons or circles) else None
     cohort = {"Exercise": C.COHORT_EXERCISE, "Test": C.COHORT_TEST}.get(alert.status, 0)
