@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import httpx
 import jwt
 
+from channels import netguard
 from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, fit_body, result_for_exception, retry_after_from
@@ -162,9 +163,9 @@ class ApnsChannel(Channel):
             if self.settings.ca_file:
                 verify = ssl.create_default_context(cafile=self.settings.ca_file)
             self._client = httpx.AsyncClient(
-                http1=False, http2=True, verify=verify,
-                timeout=httpx.Timeout(self.settings.request_timeout_s),
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+                http1=False, http2=True, timeout=httpx.Timeout(self.settings.request_timeout_s),
+                transport=netguard.httpx_transport(http1=False, http2=True, verify=verify, limits=httpx.Limits(
+                    max_connections=4, max_keepalive_connections=4)),
             )
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ import aiohttp
 import orjson
 import phonenumbers
 
+from channels import netguard
 from channels import config
 from channels.http_errors import TRANSPORT_ERRORS, parse_retry_after, result_for_exception
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
@@ -158,7 +159,7 @@ class SmsChannel(Channel):
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
-                connector=aiohttp.TCPConnector(limit=self.max_in_flight * 2),
+                connector=netguard.connector(limit=self.max_in_flight * 2),
             )
 
     async def close(self) -> None:

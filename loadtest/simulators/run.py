@@ -62,7 +62,8 @@ class SimulatorSet:
 
     def env(self) -> dict[str, str]:
         """Settings that point the adapters at these simulators."""
-        env: dict[str, str] = {}
+        # they listen on loopback, which adapters may reach only when told so
+        env: dict[str, str] = {"WARNCAST_ALLOW_PRIVATE_NETWORKS": "1"}
         for name, sim in self.sims.items():
             if name == "smpp":
                 env["WARNCAST_SMPP_HOST"], env["WARNCAST_SMPP_PORT"] = "127.0.0.1", str(sim.port)
