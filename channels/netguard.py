@@ -6,9 +6,9 @@ The check runs on the address actually connected to, after name resolution, so a
 resolves to a public address when an endpoint is registered and to 169.254.169.254 at send time
 (DNS rebinding) is still refused. Every adapter builds its HTTP client through this module:
 
-    aiohttp   connector()       a TCPConnector whose resolved addresses are checked
-    httpx     httpx_transport() a transport whose connections go through a checking backend
-    raw TCP   open_connection() asyncio.open_connection to a checked address
+    aiohttp   connector()         a TCPConnector whose resolved addresses are checked
+    sockets   resolve()           checked addresses to connect to (the HTTP/2 client for APNs)
+              open_connection()   asyncio.open_connection to a checked address (SMPP)
 
 Exceptions::
 
@@ -110,34 +110,6 @@ async def open_connection(host: str, port: int, **kw: Any):
     """asyncio.open_connection to the first checked address of ``host``."""
     addresses = await resolve(host, port)
     return await asyncio.open_connection(addresses[0], port, **kw)
-
-
-class _GuardedBackend:
-    """An httpcore network backend that resolves and checks before connecting."""
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    async def connect_tcp(self, host: str, port: int, timeout=None, local_address=None, socket_options=None):
-        addresses = await resolve(host, port)
-        return await self._inner.connect_tcp(addresses[0], port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)
-
-    async def connect_unix_socket(self, *a, **kw):
-        return await self._inner.connect_unix_socket(*a, **kw)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def httpx_transport(**kw: Any):
-    """An httpx.AsyncHTTPTransport (same keyword arguments) whose connections go through the check."""
-    import httpx
-
-    transport = httpx.AsyncHTTPTransport(**kw)
-    pool = transport._pool
-    pool._network_backend = _GuardedBackend(pool._network_backend)
-    return transport
 
 
 #: Push services a Web Push subscription may point at (``*.`` matches any subdomain).
