@@ -372,5 +372,9 @@ def bench(n: int, json_file: Path | None) -> None:
     sys.exit(bench_main(args))
 
 
+from .shelters_cli import shelters as _shelters  # noqa: E402
+main.add_command(_shelters)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
