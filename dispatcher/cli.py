@@ -254,5 +254,8 @@ def bench(n: int, json_file: Path | None) -> None:
     sys.exit(bench_main(args))
 
 
+from .validate_cli import validate_command  # noqa: E402  (registered on the group below)
+main.add_command(validate_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,7 +18,7 @@ from ..settings import Settings
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware
-from . import callbacks, cap_feed, inbox, issuer, ops, subscriber_api
+from . import callbacks, cap_feed, inbox, issuer, ops, subscriber_api, validate_api
 
 log = logging.getLogger(__name__)
 
@@ -77,5 +77,6 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     inbox.setup(app)
     ops.setup(app)
     cap_feed.setup(app)
+    validate_api.setup(app)
     callbacks.setup(app)
     return app
