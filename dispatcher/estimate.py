@@ -58,46 +58,61 @@ def _first_channels(chain: np.ndarray, enabled: np.ndarray) -> np.ndarray:
     return out
 
 
-async def _shard(where: Audience, target, shard: int, enabled: np.ndarray, now: float):
+def _counts(values: np.ndarray) -> dict[int, int]:
+    """value → how many, for small non-negative integers (bincount: no sort)."""
+    if len(values) == 0:
+        return {}
+    counts = np.bincount(values.astype(np.int64))
+    nonzero = np.flatnonzero(counts)
+    return dict(zip(nonzero.tolist(), counts[nonzero].tolist()))
+
+
+async def _shard(where: Audience, target, shard: int, enabled: np.ndarray, now: float) -> dict:
+    """One shard's counts: targeted and suppressed per district, targeted per (channel, language)."""
     size = where.shard_size
     pipe = where.redis.pipeline(transaction=False)
     for col in (C.REGIONS[0], C.CHAIN, C.LANGUAGE):
         pipe.get(keys.column(shard, col.name))
     (targeted, suppressed), (reg, chain, lang) = await asyncio.gather(
         resolve_shard(where.redis, shard, target, size, now), pipe.execute())
+    if len(targeted) == 0 and len(suppressed) == 0:
+        return {"t": {}, "s": {}, "cl": {}}
     reg = C.decode(C.REGIONS[0], reg, size)
-    chain = C.decode(C.CHAIN, chain, size)[targeted]
+    first = _first_channels(C.decode(C.CHAIN, chain, size)[targeted], enabled)
     lang = C.decode(C.LANGUAGE, lang, size)[targeted]
-    first = _first_channels(chain, enabled)
-    return reg[targeted] // _DISTRICT_DIV, reg[suppressed] // _DISTRICT_DIV, first, lang
+    return {"t": _counts(reg[targeted] // _DISTRICT_DIV), "s": _counts(reg[suppressed] // _DISTRICT_DIV),
+            "cl": _counts(first.astype(np.int64) * len(C.LANGUAGES) + lang)}
 
 
-def _by_district(targeted: np.ndarray, suppressed: np.ndarray) -> list[dict]:
-    t_codes, t_counts = np.unique(targeted, return_counts=True)
-    s_codes, s_counts = np.unique(suppressed, return_counts=True)
-    rows: dict[int, dict] = {}
-    for codes, counts, name in ((t_codes, t_counts, "targeted"), (s_codes, s_counts, "suppressed")):
-        for code, n in zip(codes.tolist(), counts.tolist()):
-            row = rows.setdefault(code, {"targeted": 0, "suppressed": 0})
-            row[name] = n
-    out = []
-    for code, row in sorted(rows.items(), key=lambda kv: -kv[1]["targeted"]):
-        text = f"{code:06d}" if code else "none"
-        out.append({"code": text, "name": regions.name(text, "zh-CN") if code else None,
-                    "name_en": regions.name(text, "en") if code else None, **row})
+def _merge(parts: list[dict], name: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for part in parts:
+        for key, n in part[name].items():
+            out[key] = out.get(key, 0) + n
     return out
 
 
-def _sms_cost(rec: AlertRecord, first: np.ndarray, lang: np.ndarray, signature: str) -> tuple[int, dict]:
-    sms_ids = [C.CHANNEL_IDS[c] for c in SMS_CHANNELS]
-    on_sms = np.isin(first, sms_ids)
+def _by_district(targeted: dict[int, int], suppressed: dict[int, int]) -> list[dict]:
+    out = []
+    for code in sorted(set(targeted) | set(suppressed), key=lambda c: -targeted.get(c, 0)):
+        text = f"{code:06d}" if code else "none"
+        out.append({"code": text, "name": regions.name(text, "zh-CN") if code else None,
+                    "name_en": regions.name(text, "en") if code else None,
+                    "targeted": targeted.get(code, 0), "suppressed": suppressed.get(code, 0)})
+    return out
+
+
+def _sms_cost(rec: AlertRecord, by_channel_lang: dict[int, int], signature: str) -> tuple[int, dict]:
+    sms_ids = {C.CHANNEL_IDS[c] for c in SMS_CHANNELS}
     renderer = Renderer(signature)
     total, per_message = 0, {}
-    for index, n in zip(*np.unique(lang[on_sms], return_counts=True)):
-        language = C.LANGUAGES[int(index)]
-        parts = segments(renderer.notice(rec, "sms", language).body)
-        per_message[language] = parts
-        total += parts * int(n)
+    for key, n in sorted(by_channel_lang.items()):
+        channel, index = divmod(key, len(C.LANGUAGES))
+        if channel not in sms_ids:
+            continue
+        language = C.LANGUAGES[index]
+        per_message[language] = segments(renderer.notice(rec, "sms", language).body)
+        total += per_message[language] * n
     return total, per_message
 
 
@@ -108,16 +123,15 @@ async def estimate(where: Audience, rec: AlertRecord, now: float | None = None) 
     target = target_for(rec)
     enabled = np.array([C.CHANNEL_IDS[c] for c in where.channels if c in C.CHANNEL_IDS], dtype=np.uint16)
     parts = await asyncio.gather(*(_shard(where, target, s, enabled, now) for s in range(where.shard_count)))
-    t_district = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.uint64)
-    s_district = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.uint64)
-    first = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.uint16)
-    lang = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.uint8)
-    ids, counts = np.unique(first, return_counts=True)
-    by_channel = {C.CHANNEL_NAMES.get(int(i), "none"): int(n) for i, n in zip(ids, counts)}
-    sms_segments, per_message = _sms_cost(rec, first, lang, where.sms_signature)
+    targeted, suppressed, channel_lang = _merge(parts, "t"), _merge(parts, "s"), _merge(parts, "cl")
+    by_channel: dict[str, int] = {}
+    for key, n in channel_lang.items():
+        name = C.CHANNEL_NAMES.get(key // len(C.LANGUAGES), "none")
+        by_channel[name] = by_channel.get(name, 0) + n
+    sms_segments, per_message = _sms_cost(rec, channel_lang, where.sms_signature)
     return {
-        "targeted": int(len(t_district)), "suppressed": int(len(s_district)),
-        "by_district": _by_district(t_district, s_district), "by_channel": by_channel,
+        "targeted": sum(targeted.values()), "suppressed": sum(suppressed.values()),
+        "by_district": _by_district(targeted, suppressed), "by_channel": by_channel,
         "sms_segments": sms_segments, "sms_segments_per_message": per_message,
         "estimate_ms": round((time.perf_counter() - started) * 1000, 1),
     }
