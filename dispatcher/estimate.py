@@ -20,14 +20,13 @@ from channels.sms_text import segments
 from subscribers import columns as C
 from subscribers import regions
 
-from . import keys
 from .alerts import AlertRecord, Lifecycle, lane_for
 from .cap import Alert
 from .render import Renderer
-from .targeting import resolve_shard, target_for
+from .targeting import resolve_shard_columns, target_for
 
 SMS_CHANNELS = ("sms", "smpp")
-_DISTRICT_DIV = 10 ** 6  # 12-digit padded code → its 6-digit district
+_DISTRICT_DIV = np.uint64(10 ** 6)  # 12-digit padded code → its 6-digit district
 
 
 @dataclass(frozen=True)
@@ -50,10 +49,12 @@ def dry_record(alert: Alert, references: list[int], issuer: str = "") -> AlertRe
 
 def _first_channels(chain: np.ndarray, enabled: np.ndarray) -> np.ndarray:
     """Each subscriber's first channel id that runs here (0 when none does)."""
+    runs_here = np.zeros(16, dtype=bool)
+    runs_here[enabled] = True
     out = np.zeros(len(chain), dtype=np.uint16)
     for i in range(C.MAX_CHAIN):
         cid = (chain >> (4 * i)) & 0xF
-        take = (out == 0) & np.isin(cid, enabled)
+        take = (out == 0) & runs_here[cid]
         out[take] = cid[take]
     return out
 
@@ -70,16 +71,13 @@ def _counts(values: np.ndarray) -> dict[int, int]:
 async def _shard(where: Audience, target, shard: int, enabled: np.ndarray, now: float) -> dict:
     """One shard's counts: targeted and suppressed per district, targeted per (channel, language)."""
     size = where.shard_size
-    pipe = where.redis.pipeline(transaction=False)
-    for col in (C.REGIONS[0], C.CHAIN, C.LANGUAGE):
-        pipe.get(keys.column(shard, col.name))
-    (targeted, suppressed), (reg, chain, lang) = await asyncio.gather(
-        resolve_shard(where.redis, shard, target, size, now), pipe.execute())
+    targeted, suppressed, cols = await resolve_shard_columns(where.redis, shard, target, size, now,
+                                                             extra=(C.CHAIN, C.LANGUAGE))
     if len(targeted) == 0 and len(suppressed) == 0:
         return {"t": {}, "s": {}, "cl": {}}
-    reg = C.decode(C.REGIONS[0], reg, size)
-    first = _first_channels(C.decode(C.CHAIN, chain, size)[targeted], enabled)
-    lang = C.decode(C.LANGUAGE, lang, size)[targeted]
+    reg = cols[C.REGIONS[0].name]
+    first = _first_channels(cols[C.CHAIN.name][targeted], enabled)
+    lang = cols[C.LANGUAGE.name][targeted]
     return {"t": _counts(reg[targeted] // _DISTRICT_DIV), "s": _counts(reg[suppressed] // _DISTRICT_DIV),
             "cl": _counts(first.astype(np.int64) * len(C.LANGUAGES) + lang)}
 
