@@ -82,6 +82,11 @@ class Settings:
     max_geocodes: int = 2_000
     max_polygon_points: int = 20_000
     max_circles: int = 200
+    #: JSON file: issuer identity → trusted certificates (PEM files) and whether a signature is required.
+    signers_file: str = ""
+    #: PEM key and certificate warncast signs the CAP it publishes with (both, or neither).
+    signing_key_file: str = field(default="", repr=False)
+    signing_cert_file: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -118,6 +123,9 @@ class Settings:
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
             max_polygon_points=int(_env("WARNCAST_MAX_POLYGON_POINTS", "20000")),
             max_circles=int(_env("WARNCAST_MAX_CIRCLES", "200")),
+            signers_file=_env("WARNCAST_SIGNERS_FILE", ""),
+            signing_key_file=_env("WARNCAST_SIGNING_KEY_FILE", ""),
+            signing_cert_file=_env("WARNCAST_SIGNING_CERT_FILE", ""),
         )
 
     def public_base(self) -> str:

@@ -5,7 +5,8 @@ header, which a client chooses). Each stored alert has its own entry id, the
 stable URI of its CAP document, so two alerts that share an identifier are
 never merged by a feed reader. The feed is paged newest first: ``limit``
 entries a page and a ``rel="next"`` link carrying ``before=<id>``.
-Only alerts :func:`dispatcher.public.is_public` allows are shown.
+Only alerts :func:`dispatcher.public.is_public` allows are shown. With a signing key
+configured (:mod:`dispatcher.signatures`), each alert's CAP is served signed.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from xml.etree import ElementTree as ET
 
 from aiohttp import web
 
-from .. import keys
+from .. import keys, signatures
 from ..alerts import AlertRecord
 from ..errors import BadRequest, NotFound
+from ..lru import BoundedCache
 from ..public import is_public
 from . import context as ctx
 from .common import int_param
@@ -141,7 +143,19 @@ async def public_cap(request: web.Request) -> web.Response:
         raise NotFound("no such public alert") from None
     if not is_public(rec):
         raise NotFound("no such public alert")
-    return web.Response(body=rec.xml, content_type=CAP_MEDIA, charset="utf-8")
+    settings = request.app[ctx.SETTINGS]
+    signer = signatures.signer(settings.signing_key_file, settings.signing_cert_file)
+    body = rec.xml
+    if signer is not None:
+        key = (rec.id, hash(rec.xml))
+        if key not in _SIGNED:
+            _SIGNED[key] = signer.sign(rec.xml)
+        body = _SIGNED[key]
+    return web.Response(body=body, content_type=CAP_MEDIA, charset="utf-8")
+
+
+#: Signed CAP per (alert id, content): signing costs a few ms; an alert's CAP never changes.
+_SIGNED: BoundedCache[tuple[int, int], bytes] = BoundedCache(1024)
 
 
 def setup(app: web.Application) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from subscribers.columns import CHANNEL_NAMES
 
-from .. import cap, intake, keys
+from .. import cap, intake, keys, signatures
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..auth import Caller, authorize_alert
 from ..delivery import State, states
@@ -48,6 +48,9 @@ async def publish(request: web.Request) -> web.Response:
     except cap.CapError as exc:
         return json_response(error_body(str(exc), exc.as_list()), status=_cap_error_status(exc))
     found = intake.review(alert, settings)
+    found.warnings += signatures.check(body, cap.is_xml(request.headers.get("Content-Type", "")),
+                                       signatures.policy_for(signatures.load_policies(settings.signers_file),
+                                                             getattr(who, "key_id", None), who.name))
     if found.errors:
         errors, warnings = found.as_lists()
         return json_response(error_body(f"{len(errors)} error(s); nothing was stored", errors, warnings), status=422)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import cap, intake
+from .. import cap, intake, signatures
 from ..auth import authorize_alert
 from ..cap.errors import FieldError
-from ..errors import Forbidden
+from ..errors import Forbidden, Rejected
 from ..estimate import Audience, dry_record, estimate
-from ..validation import Report, validate
+from ..validation import Report, media_type_of, validate
 from . import context as ctx
 from .common import caller, json_response, read_limited
 
@@ -39,6 +39,12 @@ async def validate_alert(request: web.Request) -> web.Response:
     alert = report.alert
     if alert is not None:
         report.errors += await _scope_errors(who, alert)
+        policy = signatures.policy_for(signatures.load_policies(settings.signers_file),
+                                       getattr(who, "key_id", None), who.name)
+        try:
+            report.warnings += signatures.check(body, cap.is_xml(content_type or media_type_of(body)), policy)
+        except Rejected as exc:
+            report.errors += [FieldError(e["path"], e["message"]) for e in exc.errors]
         unknown = await engine.alerts.unknown_references(alert)
         report.warnings += intake.reference_warnings(unknown)
         out = report.as_dict()
