@@ -50,3 +50,10 @@ def test_worst_file_decides_and_json_lists_each(tmp_path):
 def test_a_missing_file_is_a_message_not_a_traceback(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.xml")])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,hint", [(["ftp://x/feed", "--issuer", "bjmb"], "URL"),
+                                       (["https://x/feed", "--issuer", "a=b"], "--issuer")])
+def test_follow_refuses_bad_arguments_clearly(args, hint):
+    result = CliRunner().invoke(main, ["follow", *args])
+    assert result.exit_code == 2 and hint in result.output and "Traceback" not in result.output

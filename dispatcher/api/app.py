@@ -9,6 +9,7 @@ from aiohttp import web
 from channels import registry
 
 from ..auth import KeyStore
+from ..follow import follow_ctx
 from ..fanout import Engine
 from ..guard import RedisGuard
 from ..metrics import http_metrics_middleware
@@ -72,6 +73,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
         await redis.aclose()
 
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(follow_ctx)
     issuer.setup(app)
     subscriber_api.setup(app)
     inbox.setup(app)

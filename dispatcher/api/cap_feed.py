@@ -4,12 +4,14 @@ Links are built from ``WARNCAST_PUBLIC_URL`` (never from the request's Host
 header, which a client chooses). Each stored alert has its own entry id, the
 stable URI of its CAP document, so two alerts that share an identifier are
 never merged by a feed reader. The feed is paged newest first: ``limit``
-entries a page and a ``rel="next"`` link carrying ``before=<id>``.
+entries a page and a ``rel="next"`` link carrying ``before=<id>``; an ``ETag`` lets followers
+poll with ``If-None-Match`` (304 when nothing changed).
 Only alerts :func:`dispatcher.public.is_public` allows are shown. With a signing key
 configured (:mod:`dispatcher.signatures`), each alert's CAP is served signed.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
@@ -129,7 +131,10 @@ async def feed(request: web.Request) -> web.Response:
     for rec in recs:
         _entry(root, rec, base)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8", headers={"ETag": etag})
 
 
 async def public_cap(request: web.Request) -> web.Response:

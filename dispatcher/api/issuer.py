@@ -60,10 +60,18 @@ async def publish(request: web.Request) -> web.Response:
 async def accept(request: web.Request, who: Caller, alert: cap.Alert,
                  warnings: list[cap.FieldError] | None = None) -> web.Response:
     """Authorise, store and start fanning out an alert; 202 (or 200 for an identical resubmission)."""
-    app = request.app
+    warnings = list(warnings or []) + intake.reference_warnings(
+        await request.app[ctx.ENGINE].alerts.unknown_references(alert))
+    rec, created = await admit(request.app, who, alert)
+    body = {**rec.summary(), "created": created, "errors": [],
+            "warnings": [{"path": w.path, "message": w.message} for w in warnings]}
+    return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
+
+
+async def admit(app: web.Application, who: Caller, alert: cap.Alert) -> tuple[AlertRecord, bool]:
+    """Authorise, store and start fanning out an alert (the API and followed feeds): (record, created)."""
     engine = app[ctx.ENGINE]
     authorize_alert(who, alert)
-    warnings = list(warnings or []) + intake.reference_warnings(await engine.alerts.unknown_references(alert))
     refs = await engine.alerts.resolve_references(alert)
     if alert.msg_type in ("Update", "Cancel") and who.role != "admin":
         for ref in refs:
@@ -74,9 +82,7 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert,
     rec, created = await engine.alerts.accept(alert, who.name, hold=hold)
     if created and not hold:
         await start_fanout(app, rec, who.name)
-    body = {**rec.summary(), "created": created, "errors": [],
-            "warnings": [{"path": w.path, "message": w.message} for w in warnings]}
-    return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
+    return rec, created
 
 
 async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
