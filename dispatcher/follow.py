@@ -87,11 +87,12 @@ def _rss_link(item: Element) -> str | None:
 
 
 async def find_issuer(app: web.Application, name: str) -> Caller | None:
-    """The issuer a feed publishes as: a key whose name (or id) is ``name``."""
+    """The issuer a feed publishes as: an active key whose name (or id) is ``name``."""
     from .api import context as ctx
-    for record in await app[ctx.KEYS].list():
-        if name in (record.get("name"), record.get("id")) and record.get("role") in ("issuer", "admin"):
-            return Caller(record["name"], record["role"], tuple(record.get("scopes", ())))
+    for rec in await app[ctx.KEYS].list():
+        if name in (rec.name, str(rec.id)) and rec.revoked is None and rec.role in ("issuer", "admin"):
+            return Caller(rec.name, rec.role, tuple(rec.scopes), key_id=rec.id, org=rec.org,
+                          senders=tuple(rec.senders))
     return None
 
 
@@ -153,7 +154,7 @@ class Follower:
             found = intake.review(alert, self.settings)
             if found.errors:
                 raise cap.CapError(found.errors)
-            rec, created = await admit(self.app, who, alert)
+            rec, created, _ = await admit(self.app, who, alert, f"follow {self.url}")
         except cap.CapError as exc:
             log.warning("followed %s: %s refused: %s", self.url, link, exc)
             ok = False

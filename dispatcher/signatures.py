@@ -55,10 +55,11 @@ def load_policies(path: str) -> dict[str, SignerPolicy]:
     return out
 
 
-def policy_for(policies: dict[str, SignerPolicy], *identities: str | None) -> SignerPolicy | None:
+def policy_for(policies: dict[str, SignerPolicy], *identities: object) -> SignerPolicy | None:
+    """The policy of the first identity (key id, key name) the signers file names."""
     for identity in identities:
-        if identity and identity in policies:
-            return policies[identity]
+        if identity is not None and str(identity) in policies:
+            return policies[str(identity)]
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import cap, intake, signatures
-from ..auth import authorize_alert
+from ..auth import authorize_alert, authorize_sender
 from ..cap.errors import FieldError
 from ..errors import Forbidden, Rejected
 from ..estimate import Audience, dry_record, estimate
@@ -13,11 +13,14 @@ from . import context as ctx
 from .common import caller, json_response, read_limited
 
 
-async def _scope_errors(who, alert: cap.Alert) -> list[FieldError]:
+async def _scope_errors(app: web.Application, who, alert: cap.Alert) -> list[FieldError]:
+    """What publishing would refuse as outside the caller's scopes or senders."""
     try:
         authorize_alert(who, alert)
+        await authorize_sender(who, alert, app[ctx.KEYS])
     except Forbidden as exc:
-        return [FieldError("alert/info/area", exc.message)]
+        paths = [e.get("path") for e in exc.errors if e.get("path")]
+        return [FieldError(paths[0] if paths else "alert/info/area", exc.message)]
     return []
 
 
@@ -38,7 +41,7 @@ async def validate_alert(request: web.Request) -> web.Response:
     out = report.as_dict()
     alert = report.alert
     if alert is not None:
-        report.errors += await _scope_errors(who, alert)
+        report.errors += await _scope_errors(app, who, alert)
         policy = signatures.policy_for(signatures.load_policies(settings.signers_file),
                                        getattr(who, "key_id", None), who.name)
         try:
