@@ -39,7 +39,7 @@ CASES = [
     ("unknown region", lambda d: d["info"][0]["area"][0]["geocode"].append(
         {"valueName": "GB/T 2260", "value": "110105999"}), "alert/info[0]/area[0]/geocode[1]/value", None),
     ("outside the issuer's scope", lambda d: d["info"][0]["area"][0]["geocode"].__setitem__(
-        0, {"valueName": "GB/T 2260", "value": "110108"}), "alert/info/area", None),
+        0, {"valueName": "GB/T 2260", "value": "110108"}), "alert/info[0]/area[0]/geocode", None),
     ("unknown reference", lambda d: d.update(msgType="Update", references="a@b,x,2026-01-01T00:00:00+08:00"),
      None, "alert/references"),
 ]
