@@ -166,6 +166,13 @@ def circuit(provider: str) -> str:
     return f"{PREFIX}:{{cb}}:{provider}"
 
 
+# -- shelters -------------------------------------------------------------
+SHELTER_SEQ = f"{PREFIX}:shelter:seq"           #: INCR → next shelter id
+SHELTERS = f"{PREFIX}:shelters"                 #: hash shelter id → JSON record (see dispatcher.shelters)
+SHELTER_EXTERNAL = f"{PREFIX}:shelters:ext"     #: hash external id → shelter id (repeatable imports)
+SHELTER_VERSION = f"{PREFIX}:shelters:version"  #: INCR on every change; caches of the registry compare it
+
+
 # -- following upstream feeds ----------------------------------------------
 def _feed_id(url: str) -> str:
     import hashlib

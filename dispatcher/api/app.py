@@ -21,6 +21,7 @@ from ..store import Store
 from . import context as ctx
 from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
+from . import shelters_api
 
 log = logging.getLogger(__name__)
 
@@ -86,4 +87,5 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     callbacks.setup(app)
     keys_api.setup(app)
     audit_api.setup(app)
+    shelters_api.setup(app)
     return app

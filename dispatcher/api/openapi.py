@@ -147,3 +147,33 @@ OPENAPI["paths"].update({
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}}])},
 })
+
+
+# -- shelters ---------------------------------------------------------------
+OPENAPI["paths"].update({
+    "/api/v1/shelters": {
+        "get": _op("List shelters (operator); ?district= ?status=open|closed", "operator", {"200": "shelters", **ERR},
+                   params=[{"name": "district", "in": "query", "schema": {"type": "string"}},
+                           {"name": "status", "in": "query", "schema": {"type": "string"}}]),
+        "post": _op("Add a shelter (operator)", "operator", {"201": "created", **ERR}, body="application/json"),
+    },
+    "/api/v1/shelters:import": {"post": _op("Import shelters from CSV or GeoJSON; all or nothing", "operator",
+                                            {"200": "imported", **ERR, "422": "bad records named; nothing imported"},
+                                            body="text/csv,application/geo+json")},
+    "/api/v1/shelters:status": {"post": _op("Open or close shelters in bulk: by ids, or every one in an alert's area",
+                                            "operator", {"200": "changed ids", **ERR}, body="application/json")},
+    "/api/v1/shelters/nearest": {"get": _op(
+        "Nearest open shelters fit for an alert's hazard (subscriber: from its location or district)", "subscriber",
+        {"200": "shelters, nearest first", **ERR},
+        params=[{"name": "alert_id", "in": "query", "schema": {"type": "integer"}},
+                {"name": "n", "in": "query", "schema": {"type": "integer"}},
+                {"name": "kind", "in": "query", "schema": {"type": "string"}},
+                {"name": "lat", "in": "query", "schema": {"type": "number"}},
+                {"name": "lon", "in": "query", "schema": {"type": "number"}}])},
+    "/api/v1/shelters/{id}": {
+        "get": _op("A shelter (operator)", "operator", {"200": "shelter", **ERR}, params=[ID]),
+        "patch": _op("Change a shelter (operator)", "operator", {"200": "shelter", **ERR}, params=[ID],
+                     body="application/json"),
+        "delete": _op("Remove a shelter (operator)", "operator", {"204": "removed", **ERR}, params=[ID]),
+    },
+})
