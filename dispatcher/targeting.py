@@ -106,8 +106,16 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
     """(targeted offsets, suppressed offsets) of one shard, sorted. The reads are one round trip (and
     the geometry's own); the matching runs in a worker thread, never on the event loop (an alert of
     24,000 geocodes must not stall the API)."""
+    targeted, suppressed, _ = await resolve_shard_columns(redis, shard, target, size, now)
+    return targeted, suppressed
+
+
+async def resolve_shard_columns(redis, shard: int, target: Target, size: int, now: float | None = None,
+                                extra: tuple[C.Column, ...] = ()) -> tuple[np.ndarray, np.ndarray, dict]:
+    """As :func:`resolve_shard`, plus the shard's columns by name (``extra`` ones read in the same round trip)."""
+    names = MATCH_COLUMNS + [col for col in extra if col not in MATCH_COLUMNS]
     pipe = redis.pipeline(transaction=False)
-    for col in MATCH_COLUMNS:
+    for col in names:
         pipe.get(keys.column(shard, col.name))
     for ref in target.reached_from:
         pipe.get(keys.delivery_state(shard, ref))
@@ -118,13 +126,13 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
     raw = await pipe.execute()
     geo = await geo_task if geo_task is not None else None
     reach_geo = await reach_task if reach_task is not None else None
-    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time())
+    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time(), names)
 
 
 def match_shard(target: Target, size: int, raw: list, geo: np.ndarray | None, reach_geo: np.ndarray | None,
-                now: float) -> tuple[np.ndarray, np.ndarray]:
-    """The audience of one shard from its columns (CPU only: numpy, no I/O)."""
-    names = MATCH_COLUMNS
+                now: float, names: list | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The audience of one shard from its columns (CPU only: numpy, no I/O), and the columns by name."""
+    names = names or MATCH_COLUMNS
     cols = {col.name: C.decode(col, r, size) for col, r in zip(names, raw)}
     flags = cols["flags"]
     exists = (flags & C.EXISTS) != 0
@@ -160,4 +168,4 @@ def match_shard(target: Target, size: int, raw: list, geo: np.ndarray | None, re
         reached &= in_scope
     targeted = accepted | reached
     suppressed = in_area & ~targeted
-    return np.flatnonzero(targeted), np.flatnonzero(suppressed)
+    return np.flatnonzero(targeted), np.flatnonzero(suppressed), cols
