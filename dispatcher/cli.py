@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -22,20 +20,17 @@ def _run(coro):
         return asyncio.run(coro)
 
 
-def _api(ctx_obj) -> tuple[str, str]:
-    url = os.environ.get("WARNCAST_API_URL", "http://127.0.0.1:8080")
-    key = os.environ.get("WARNCAST_API_KEY", "")
-    if not key:
-        raise click.ClickException("set WARNCAST_API_KEY to an issuer or operator key (warncast keys create)")
-    return url.rstrip("/"), key
-
-
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def main(verbose: bool) -> None:
+@click.option("--api-url", default=None, metavar="URL",
+              help="The API the alert commands talk to (default WARNCAST_API_URL, else http://127.0.0.1:8080).")
+@click.option("--key", default=None, metavar="KEY", help="The API key they send (default WARNCAST_API_KEY).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, api_url: str | None, key: str | None) -> None:
     """warncast: CAP 1.2 early warnings to every subscriber concerned, within seconds."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"api_url": api_url, "key": key}
 
 
 @main.command()
@@ -48,13 +43,20 @@ def serve(host, port, workers) -> None:
     from .server import start_server
     from .store import open_store
 
+    from .listen import check_can_listen, listen_error
+
     settings = Settings.from_env()
     if host:
         settings = dataclasses.replace(settings, host=host)
+    port = settings.port if port is None else port
+    check_can_listen(settings.host, port)     # before the store: a busy port touches nothing
     store = open_store(settings)
 
     async def run():
-        runner, url, _ = await start_server(settings, store, port=port, workers=workers)
+        try:
+            runner, url, _ = await start_server(settings, store, port=port, workers=workers)
+        except OSError as exc:
+            raise listen_error(settings.host, port, exc) from None
         click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
         try:
             await asyncio.Event().wait()
@@ -89,56 +91,6 @@ def demo(n: int, devices: int, polygon: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
     sys.exit(_run(run_demo(n, devices, polygon)))
-
-
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def publish(file: Path) -> None:
-    """Publish a CAP 1.2 alert (XML or JSON file) through the API."""
-    import httpx
-    url, key = _api(None)
-    data = file.read_bytes()
-    ctype = "application/json" if file.suffix == ".json" else "application/cap+xml"
-    resp = httpx.post(f"{url}/api/v1/alerts", content=data, headers={"Authorization": f"Bearer {key}",
-                                                                      "Content-Type": ctype}, timeout=30)
-    _print_response(resp)
-
-
-@main.command()
-@click.argument("alert_id", type=int)
-def cancel(alert_id: int) -> None:
-    """Cancel an alert: pending sends stop, subscribers already reached are told."""
-    import httpx
-    url, key = _api(None)
-    _print_response(httpx.post(f"{url}/api/v1/alerts/{alert_id}/cancel", headers={"Authorization": f"Bearer {key}"},
-                               timeout=30))
-
-
-@main.command()
-@click.argument("alert_id", type=int)
-def status(alert_id: int) -> None:
-    """Show an alert's lifecycle and delivery stats."""
-    import httpx
-    url, key = _api(None)
-    resp = httpx.get(f"{url}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    if resp.status_code != 200:
-        _print_response(resp)
-    from .report import stats_table
-    from rich.console import Console
-    body = resp.json()
-    Console().print(f"alert {body['id']} · {body['headline']} · {body['severity']} · {body['lifecycle']}")
-    Console().print("regions: " + ", ".join(f"{r['code']} {r['name'] or ''}" for r in body.get("regions", [])))
-    Console().print(stats_table(body["stats"]))
-
-
-def _print_response(resp) -> None:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = {"error": resp.text}
-    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
-    if resp.status_code >= 400:
-        sys.exit(1)
 
 
 @main.group()
@@ -243,6 +195,10 @@ def bench(n: int, json_file: Path | None) -> None:
     args = ["--subscribers", str(n)] + (["--json", str(json_file)] if json_file else [])
     sys.exit(bench_main(args))
 
+
+from .cli_alerts import register as _register_alert_commands  # noqa: E402  (after main exists)
+
+_register_alert_commands(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -7,7 +7,7 @@ import orjson
 from aiohttp import web
 
 from ..auth import Caller, unauthorized
-from ..errors import BadRequest, TooLarge, WarncastError
+from ..errors import BadRequest, TooLarge, Unauthorized, WarncastError
 from . import context as ctx
 
 log = logging.getLogger("dispatcher.api")
@@ -52,11 +52,13 @@ async def caller(request: web.Request, subscriber_ok: bool = False) -> Caller:
         found = await app[ctx.KEYS].authenticate(token)
         if found:
             return found
-    elif subscriber_ok:
+        raise Unauthorized("the API key is unknown or revoked; create one with `warncast keys create`")
+    if subscriber_ok:
         sid = await app[ctx.ENGINE].subscribers.authenticate(token)
         if sid is not None:
             return Caller(f"subscriber:{sid}", "subscriber", (), sid)
-    raise unauthorized()
+        raise Unauthorized("the subscriber token is unknown or revoked")
+    raise Unauthorized("this needs an API key (wk_…); the token sent is not one")
 
 
 

@@ -101,7 +101,9 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def get_alert(request: web.Request) -> web.Response:
     who = await caller(request)
     rec = await _visible(request, who, path_id(request))
-    return json_response({**rec.summary(), "stats": await alert_stats(request.app[ctx.REDIS], rec.id),
+    redis = request.app[ctx.REDIS]
+    planned = await redis.hget(keys.alert(rec.id), "planned") is not None
+    return json_response({**rec.summary(), "planned": planned, "stats": await alert_stats(redis, rec.id),
                           "cap": cap.to_dict(rec.alert)})
 
 
