@@ -13,6 +13,7 @@ from subscribers import regions
 
 from . import cap, keys
 from .lru import BoundedCache
+from .lua import Lua
 from .errors import Conflict, NotFound, Rejected
 
 
@@ -24,11 +25,23 @@ class Lifecycle(str, Enum):
     CANCELLED = "cancelled"    #: a Cancel referenced it; pending sends stopped
     SUPERSEDED = "superseded"  #: an Update referenced it; pending sends stopped
     EXPIRED = "expired"        #: reached its expiry with sends pending
+    REJECTED = "rejected"      #: an operator refused it while it was held; never sent
 
 
 #: Priority lanes, highest first.
 LANES = ("immediate", "high", "normal")
 STOPPED = (Lifecycle.CANCELLED, Lifecycle.SUPERSEDED, Lifecycle.EXPIRED)
+
+
+#: Move an alert's lifecycle only if it is in the expected one, setting other fields with it:
+#: KEYS = [alert hash]; ARGV = [expected, new, field, value, …]. Returns the lifecycle found before.
+CAS_LIFECYCLE = """
+local current = redis.call('HGET', KEYS[1], 'lifecycle')
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lifecycle', ARGV[2], unpack(ARGV, 3))
+end
+return current
+"""
 
 
 def lane_for(alert: cap.Alert) -> str:
@@ -63,6 +76,8 @@ class AlertRecord:
     references: list[int] = field(default_factory=list)
     expires_at: float | None = None
     approved_by: str = ""
+    #: Who rejected a held alert, why and when: shown to its issuer with the alert.
+    rejection: dict | None = None
 
     def links(self) -> dict[str, str]:
         base = f"/api/v1/alerts/{self.id}"
@@ -79,8 +94,15 @@ class AlertRecord:
             "regions": [{"code": c, "name": regions.name(c, "zh-CN"), "name_en": regions.name(c, "en")}
                         for c in a.geocodes()],
             "accepted_at": self.accepted_at, "expires_at": self.expires_at, "references": self.references,
-            "links": self.links(),
+            "links": self.links(), **({"rejection": self.rejection} if self.rejection else {}),
         }
+
+
+def _rejection(raw: dict[bytes, bytes]) -> dict | None:
+    if b"rejected_by" not in raw:
+        return None
+    return {"by": raw[b"rejected_by"].decode(), "reason": raw.get(b"reject_reason", b"").decode(),
+            "at": float(raw.get(b"rejected_at") or 0)}
 
 
 def _digest(xml: bytes) -> str:
@@ -91,6 +113,7 @@ class AlertStore:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
         self._cache: BoundedCache[int, AlertRecord] = BoundedCache(1024)
+        self._cas = Lua(redis, CAS_LIFECYCLE)
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
                      now: float | None = None) -> tuple[AlertRecord, bool]:
@@ -160,7 +183,7 @@ class AlertStore:
             alert_id, alert, raw[b"xml"], Lifecycle(raw[b"lifecycle"].decode()), float(raw[b"accepted_at"]),
             raw[b"issuer"].decode(), raw[b"lane"].decode(), orjson.loads(raw[b"refs"]),
             float(raw[b"expires_at"]) if raw.get(b"expires_at") else None,
-            raw.get(b"approved_by", b"").decode())
+            raw.get(b"approved_by", b"").decode(), _rejection(raw))
         self._cache[alert_id] = rec
         return rec
 
@@ -188,13 +211,38 @@ class AlertStore:
 
     async def approve(self, alert_id: int, by: str) -> AlertRecord:
         rec = await self.get(alert_id)
-        if rec.lifecycle is not Lifecycle.HELD:
-            raise Conflict(f"alert {alert_id} is {rec.lifecycle.value}, not waiting for approval")
-        if by == rec.issuer:
+        if rec.lifecycle is Lifecycle.HELD and by == rec.issuer:
             raise Conflict("an alert must be approved by someone other than its issuer")
-        await self.redis.hset(keys.alert(alert_id), "approved_by", by)
-        await self.set_lifecycle(alert_id, Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED, by=by)
+        after = Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED
+        await self._leave_held(alert_id, after, by, {"approved_by": by})
         return await self.get(alert_id)
+
+    async def reject(self, alert_id: int, by: str, reason: str, now: float | None = None) -> AlertRecord:
+        """Refuse a held alert: it is never sent, and its issuer sees who refused it and why."""
+        await self.get(alert_id)
+        now = time.time() if now is None else now
+        await self._leave_held(alert_id, Lifecycle.REJECTED, by,
+                               {"rejected_by": by, "reject_reason": reason, "rejected_at": repr(now)})
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(keys.ACTIVE_ALERTS, alert_id)
+        pipe.xadd(keys.AUDIT, {"action": "rejected", "alert": alert_id, "by": by, "reason": reason, "t": repr(now)},
+                  maxlen=100_000, approximate=True)
+        await pipe.execute()
+        self._cache.pop(alert_id, None)
+        return await self.get(alert_id)
+
+    async def _leave_held(self, alert_id: int, after: Lifecycle, by: str, fields: dict[str, str]) -> None:
+        """One compare-and-set from held, so an approval and a rejection never both happen."""
+        args = [Lifecycle.HELD.value, after.value] + [x for kv in fields.items() for x in kv]
+        before = await self._cas([keys.alert(alert_id)], args)
+        before = before.decode() if isinstance(before, bytes) else before
+        if before != Lifecycle.HELD.value:
+            raise Conflict(f"alert {alert_id} is {before}, not waiting for approval")
+        if after is not Lifecycle.REJECTED:
+            await self.redis.xadd(keys.AUDIT, {"action": after.value, "alert": alert_id, "by": by,
+                                               "t": repr(time.time())}, maxlen=100_000, approximate=True)
+        if alert_id in self._cache:
+            self._cache[alert_id].lifecycle = after
 
     async def list(self, limit: int = 50, before: float | None = None) -> list[AlertRecord]:
         ids = await self.redis.zrevrangebyscore(keys.ALERT_INDEX, before or "+inf", "-inf", start=0, num=limit)
