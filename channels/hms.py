@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
 import aiohttp
+import orjson
 
 from channels import config
 from channels.oauth import BearerCache
@@ -56,6 +57,18 @@ HMS_STATUSES: dict[int, tuple[Outcome, Reason]] = {
 }
 
 
+def _illegal_tokens(msg: Any) -> set[str] | None:
+    """The tokens a PARTIAL answer's ``msg`` names as illegal; None when it cannot be read."""
+    try:
+        detail = orjson.loads(msg) if isinstance(msg, (str, bytes)) else None
+    except orjson.JSONDecodeError:
+        return None
+    tokens = detail.get("illegal_tokens") if isinstance(detail, dict) else None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        return None
+    return set(tokens)
+
+
 def classify_hms(status: int, body: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
                  tokens: Sequence[str]) -> list[Result]:
     """One Result per token for one ``messages:send`` answer."""
@@ -70,11 +83,11 @@ def classify_hms(status: int, body: Mapping[str, Any] | None, headers: Mapping[s
     if status == 200 and code == SUCCESS:
         return [accepted] * len(tokens)
     if status == 200 and code == PARTIAL:
-        try:
-            detail = json.loads(body.get("msg") or "{}")
-            illegal = set(detail.get("illegal_tokens") or ())
-        except (TypeError, ValueError, AttributeError):
-            illegal = set()
+        illegal = _illegal_tokens(body.get("msg"))
+        if illegal is None:
+            # Which tokens were refused is unknown: taking all as accepted would lose people silently.
+            return [Result(Outcome.RETRY, Reason.SERVER_ERROR, retry_after_s=retry_after,
+                           detail=f"{PARTIAL} with an unreadable token list") for _ in tokens]
         gone = Result(Outcome.GONE, Reason.UNREGISTERED, detail=f"{PARTIAL} illegal token")
         return [gone if tok in illegal else accepted for tok in tokens]
     if status in (429, 503):  # flow control, whatever code the body carries
@@ -222,8 +235,8 @@ class HmsChannel(Channel):
                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json;charset=utf-8"},
                 ) as resp:
                     try:
-                        body = await resp.json(content_type=None)
-                    except ValueError:
+                        body = orjson.loads(await resp.read())
+                    except orjson.JSONDecodeError:
                         body = {}
                     results = classify_hms(resp.status, body if isinstance(body, dict) else {}, resp.headers, tokens)
             except TokenEndpointError as exc:

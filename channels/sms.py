@@ -20,17 +20,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import aiohttp
+import orjson
 import phonenumbers
 
 from channels import config
-from channels.http_errors import parse_retry_after
+from channels.http_errors import TRANSPORT_ERRORS, parse_retry_after, result_for_exception
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.sms_text import segments
 
@@ -215,7 +215,7 @@ class SmsChannel(Channel):
         if s.format == "form":
             kwargs: dict[str, Any] = {"data": {"to": ",".join(numbers), **fields_}}
         else:
-            kwargs = {"data": json.dumps({"to": numbers, **fields_}, ensure_ascii=False).encode(),
+            kwargs = {"data": orjson.dumps({"to": numbers, **fields_}),
                       "headers": {**headers, "Content-Type": "application/json"}}
         kwargs.setdefault("headers", headers)
         assert self._session is not None
@@ -224,16 +224,15 @@ class SmsChannel(Channel):
                 payload: Any = None
                 if resp.status == 200:
                     try:
-                        payload = await resp.json(content_type=None)
-                    except (ValueError, aiohttp.ContentTypeError):
+                        payload = orjson.loads(await resp.read())
+                    except orjson.JSONDecodeError:
                         payload = None
                 else:
                     await resp.read()
                 return classify_sms_response(resp.status, resp.headers, payload, numbers)
-        except asyncio.TimeoutError:
-            return _each(len(numbers), Outcome.RETRY, Reason.TIMEOUT, detail="gateway timeout")
-        except aiohttp.ClientError as exc:
-            return _each(len(numbers), Outcome.RETRY, Reason.CONNECTION, detail=type(exc).__name__)
+        except TRANSPORT_ERRORS as exc:
+            failed = result_for_exception(exc)
+            return _each(len(numbers), failed.outcome, failed.reason, detail=failed.detail)
 
 
 # --- delivery reports -------------------------------------------------------------------------
@@ -281,7 +280,7 @@ def verify_and_parse_reports(body: bytes, headers: Mapping[str, str], secret: st
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise SignatureError("X-Signature does not match")
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)
         reports = doc["reports"]
         if not isinstance(reports, list):
             raise TypeError

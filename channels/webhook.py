@@ -9,7 +9,7 @@ from typing import Sequence
 
 import aiohttp
 
-from .http_errors import parse_retry_after
+from .http_errors import TRANSPORT_ERRORS, parse_retry_after, result_for_exception
 from .base import Channel, Notice, Outcome, Reason, Recipient, Result
 
 
@@ -64,10 +64,8 @@ class WebhookChannel(Channel):
         try:
             async with self.session.post(url, data=body, headers={"Content-Type": ctype}) as resp:
                 return classify_webhook(resp.status, resp.headers.get("Retry-After"))
-        except asyncio.TimeoutError:
-            return Result(Outcome.RETRY, Reason.TIMEOUT)
-        except aiohttp.ClientError as exc:
-            return Result(Outcome.RETRY, Reason.CONNECTION, detail=type(exc).__name__)
+        except TRANSPORT_ERRORS as exc:
+            return result_for_exception(exc)
 
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
         if self.session is None:

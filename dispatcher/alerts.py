@@ -167,11 +167,16 @@ class AlertStore:
             return []
         identities = [",".join(r.identity()) for r in alert.references]
         found = await self.redis.hmget(keys.ALERT_IDENTITY, identities)
-        missing = [i for i, f in zip(identities, found) if f is None]
-        if missing and alert.msg_type in ("Update", "Cancel"):
-            raise Rejected("references name unknown alerts",
-                           [{"path": "alert/references", "message": f"unknown alert {m}"} for m in missing])
         return [int(f) for f in found if f is not None]
+
+    async def unknown_references(self, alert: cap.Alert) -> list[str]:
+        """The references (sender,identifier,sent) this installation never stored: a feed joined
+        mid-stream, or another system's alerts relayed. They are warnings, not errors."""
+        if not alert.references:
+            return []
+        identities = [",".join(r.identity()) for r in alert.references]
+        found = await self.redis.hmget(keys.ALERT_IDENTITY, identities)
+        return [i for i, f in zip(identities, found) if f is None]
 
     async def get(self, alert_id: int) -> AlertRecord:
         raw = await self.redis.hgetall(keys.alert(alert_id))

@@ -7,6 +7,11 @@
     HALF_OPEN ──(probe succeeded)──▶ CLOSED
     HALF_OPEN ──(probe failed)──▶ OPEN for another open_s
 
+While the probe is out, other callers are told to WAIT: the guard holds their batches until the
+probe answers (then sends them, or fails them over if the circuit re-opened), at most until the
+probe's timeout, when one of them becomes the next probe. A provider that came back keeps its
+subscribers instead of losing every batch that asked during the probe's round trip.
+
 One hash per provider holds the state, the outcome counts of the sliding window
 (ten buckets of ``window_s / 10``) and the ``opened`` / ``closed`` transition
 counters operators read through ``snapshot``. Every state change happens in a
@@ -43,6 +48,7 @@ class Permit(str, Enum):
     DENIED = "denied"    #: do not send; the circuit is open
     ALLOWED = "allowed"  #: send; the circuit is closed
     PROBE = "probe"      #: send, and report the outcome with ``record(..., probe=True)``
+    WAIT = "wait"        #: half-open and the probe is out: ask again when it has answered
 
 
 #: Buckets the failure window is cut into; outcomes age out a bucket at a time.
@@ -74,6 +80,7 @@ if h[3] == false or now - tonumber(h[3]) >= probe_timeout_s then
   redis.call('HSET', key, 'probe_at', fmt(now))
   return 'probe'
 end
+if state == 'half_open' then return 'wait' end
 return 'denied'
 """
 
@@ -187,11 +194,12 @@ class Circuits:
 
     async def allow(self, provider: str) -> bool:
         """CLOSED → True. OPEN → False until open_s has passed, then exactly one caller (across
-        every process) gets True as the half-open probe; the rest get False until it reports.
+        every process) gets True as the half-open probe; the rest get False until it reports
+        (``permit`` tells them to WAIT).
 
         A sender that must report a probe as such uses ``permit``.
         """
-        return await self.permit(provider) is not Permit.DENIED
+        return await self.permit(provider) in (Permit.ALLOWED, Permit.PROBE)
 
     async def record(self, provider: str, successes: int, failures: int, probe: bool = False) -> CircuitState:
         """Count outcomes of a batch (only transient/provider failures count: the caller decides).

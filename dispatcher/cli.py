@@ -20,6 +20,13 @@ def _run(coro):
         return asyncio.run(coro)
 
 
+def _ignore_stop_signals() -> None:
+    """While the embedded Redis it started is being stopped, a second signal must not cut that short."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.option("--api-url", default=None, metavar="URL",
@@ -53,13 +60,15 @@ def serve(host, port, workers) -> None:
     store = open_store(settings)
 
     async def run():
+        from .shutdown import until_signalled
         try:
             runner, url, _ = await start_server(settings, store, port=port, workers=workers)
         except OSError as exc:
             raise listen_error(settings.host, port, exc) from None
         click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
         try:
-            await asyncio.Event().wait()
+            signum = await until_signalled()
+            click.echo(f"{signum.name}: stopping (intake closed, batches in flight finishing)", err=True)
         finally:
             await runner.cleanup()
 
@@ -68,6 +77,7 @@ def serve(host, port, workers) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        _ignore_stop_signals()
         store.close()
 
 

@@ -4,16 +4,15 @@ Transitions are applied in bulk by one Lua script that only moves a subscriber
 whose current state allows it (a claim is ``TARGETED → SENDING``: a re-run job
 never sends twice what another claimed or completed). Counters count every
 transition per (alert, channel, state); latency histograms bucket the time from
-the alert's acceptance.
+the alert's acceptance (see latency.py).
 """
 from __future__ import annotations
 
-import bisect
 from enum import IntEnum
 
 import numpy as np
 
-from . import keys
+from . import keys, latency
 from .lua import Lua
 
 
@@ -141,43 +140,19 @@ def states(raw: bytes | None, size: int) -> np.ndarray:
 
 
 # -- counters and latency ----------------------------------------------------
-#: Upper bounds (ms) of the latency buckets; the last bucket is open.
-LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000, 300000)
-
-
-def bucket(ms: float) -> int:
-    i = bisect.bisect_left(LATENCY_BUCKETS_MS, ms)
-    return LATENCY_BUCKETS_MS[i] if i < len(LATENCY_BUCKETS_MS) else -1
-
-
 def count(pipe, alert_id: int, channel: str, state: State, n: int, latency_ms: float | None = None) -> None:
-    """Add n transitions into ``state`` on ``channel`` (and their latency) to a pipeline."""
+    """Add n transitions into ``state`` on ``channel`` (and their latency from the alert's acceptance,
+    in the alert's histogram and the one over all alerts) to a pipeline."""
     if n <= 0:
         return
     pipe.hincrby(keys.counters(alert_id), f"{channel}:{state.label}", n)
     pipe.hincrby(keys.TOTALS, f"{channel}:{state.label}", n)
     if latency_ms is not None:
-        pipe.hincrby(keys.latency(alert_id), f"{channel}:{state.label}:{bucket(latency_ms)}", n)
+        f = latency.field(channel, state.label, latency_ms)
+        pipe.hincrby(keys.latency(alert_id), f, n)
+        pipe.hincrby(keys.LATENCY_TOTALS, f, n)
 
 
 def percentiles(hist: dict[str, int], channel: str | None, state: State, qs=(50, 95, 99)) -> dict[str, float | None]:
-    """Percentiles (ms, bucket upper bound) from a latency hash, for one channel or all."""
-    counts: dict[int, int] = {}
-    for k, v in hist.items():
-        ch, st, b = k.rsplit(":", 2)
-        if st == state.label and (channel is None or ch == channel):
-            counts[int(b)] = counts.get(int(b), 0) + int(v)
-    total = sum(counts.values())
-    out: dict[str, float | None] = {}
-    order = sorted(counts, key=lambda b: (b < 0, b))
-    for q in qs:
-        if not total:
-            out[f"p{q}"] = None
-            continue
-        need, acc = total * q / 100, 0
-        for b in order:
-            acc += counts[b]
-            if acc >= need:
-                out[f"p{q}"] = float(b) if b >= 0 else float("inf")
-                break
-    return out
+    """Percentiles (ms, within 2 %) from a latency hash, for one channel or all."""
+    return latency.percentiles(latency.buckets(hist, channel, state.label), qs)

@@ -43,6 +43,7 @@ from .circuit import Permit
 from .delivery import State, Transitions, count, states
 from .leases import Leases
 from .lua import Lua
+from .metrics import timed_send
 from .lru import BoundedCache
 from .render import Renderer
 from .settings import Settings
@@ -413,9 +414,9 @@ class Engine:
             if guarded and attempt > 1:
                 await self.guard.take(channel, len(pending))
             if len(pending) == len(offs):
-                answers = await channel.send_columns(notice, ids, endpoints)
+                answers = await timed_send(channel, notice, ids, endpoints)
             else:
-                answers = await channel.send_columns(notice, [ids[i] for i in pending], [endpoints[i] for i in pending])
+                answers = await timed_send(channel, notice, [ids[i] for i in pending], [endpoints[i] for i in pending])
             retry, retry_after = [], 0.0
             for i, res in zip(pending, answers):
                 outcome[i] = res

@@ -21,6 +21,7 @@ INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries fo
 RETRY_SCHEDULE = f"{PREFIX}:retries"           #: zset "<alert>:<shard>" → when its queued retries are due
 RECEIPT_CHECKS = f"{PREFIX}:receipt-checks"    #: zset "<alert>:<shard>:<channel id>" → when receipts are overdue
 TOTALS = f"{PREFIX}:totals"                    #: hash "<channel>:<state>" → transitions over all alerts
+LATENCY_TOTALS = f"{PREFIX}:latency"           #: hash "<channel>:<state>:<bucket µs>" → count over all alerts
 
 
 def shard_tag(shard: int) -> str:
@@ -94,8 +95,8 @@ def counters(alert_id: int) -> str:
 
 
 def latency(alert_id: int) -> str:
-    """hash "<channel>:<state>:<bucket_ms>" → count (latency from acceptance)."""
-    return f"{PREFIX}:{alert_tag(alert_id)}:lat"
+    """hash "<channel>:<state>:<bucket lower bound µs>" → count (latency from acceptance, latency.py)."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:lat-us"
 
 
 def alert_shards(alert_id: int) -> str:

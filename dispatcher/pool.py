@@ -27,13 +27,31 @@ class LocalPool:
         self.idle.set()
         self._active = 0
         self._reaper: asyncio.Task | None = None
+        self._jobs: set[asyncio.Task] = set()
+        #: Set by stop(): no new jobs start and running ones hand their shard back at the next batch.
+        self.stopping = False
         engine.submit = self.submit
         engine.preempt = self.higher_waiting
 
     async def higher_waiting(self, lane: str) -> bool:
-        """True when a job of a higher lane than ``lane`` is waiting (the running job yields)."""
+        """True when a job of a higher lane than ``lane`` is waiting, or the pool is stopping (the
+        running job yields)."""
+        if self.stopping:
+            return True
         heap = self.queue._queue  # the PriorityQueue's heap; [0] is the next job
         return bool(heap) and heap[0][0] < LANES.index(lane)
+
+    def depth_by_lane(self) -> list[int]:
+        """Shard jobs waiting, per lane in ``LANES`` order."""
+        depth = [0] * len(LANES)
+        for item in self.queue._queue:
+            depth[item[0]] += 1
+        return depth
+
+    @property
+    def in_flight(self) -> int:
+        """Shard jobs running now."""
+        return self._active
 
     def submit(self, alert_id: int, shard: int, lane: str, attempt: int = 0) -> None:
         self.idle.clear()
@@ -85,11 +103,18 @@ class LocalPool:
                 log.exception("reaping lost shard jobs failed; trying again")
 
     async def _work(self) -> None:
-        while True:
+        while not self.stopping:
             lane, _, alert_id, shard, attempt = await self.queue.get()
+            if self.stopping:
+                self.queue.put_nowait((lane, 0, alert_id, shard, attempt))
+                self.queue.task_done()
+                return
             self._active += 1
+            job = asyncio.ensure_future(self.engine.run_shard(alert_id, shard))
+            self._jobs.add(job)
+            job.add_done_callback(self._jobs.discard)
             try:
-                await self.engine.run_shard(alert_id, shard)
+                await job
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -124,9 +149,35 @@ class LocalPool:
             if self._active == 0 and self.queue.empty() and not self._plans:
                 return
 
-    async def stop(self) -> None:
-        tasks = self._workers + ([self._reaper] if self._reaper else [])
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop taking jobs. Running shard jobs finish the batches they have in flight and hand their
+        shard back (lease released); one still running after ``grace_s`` is cancelled (its lease is
+        released as it unwinds). Shards handed back, or never started, stay pending in Redis: another
+        process's reaper or this one's next start takes them up."""
+        self.stopping = True
+        for t in [*self._plans, *([self._reaper] if self._reaper else [])]:
+            t.cancel()
+        if self._jobs:
+            await asyncio.wait(set(self._jobs), timeout=grace_s)
+        tasks = self._workers + list(self._plans) + ([self._reaper] if self._reaper else [])
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers = []
+        await self._hand_back()
+
+    async def _hand_back(self) -> None:
+        """Unmark the shards still in the local queue, so no reaper waits on this process for them."""
+        left = []
+        while not self.queue.empty():
+            _, _, alert_id, shard, _ = self.queue.get_nowait()
+            left.append(keys.shard_queued(shard, alert_id))
+        if left:
+            try:
+                pipe = self.engine.redis.pipeline(transaction=False)
+                for key in left:           # one key per command: they live in different slots
+                    pipe.delete(key)
+                await pipe.execute()
+            except Exception:           # Redis already gone: the markers expire on their own
+                log.warning("could not hand back %d queued shard jobs; they are taken up when their "
+                            "markers expire or at the next start", len(left))

@@ -9,7 +9,7 @@ COLS = ("targeted", "sent", "delivered", "read", "confirmed", "failover", "faile
 def _ms(v) -> str:
     if v is None:
         return "–"
-    return "∞" if v == float("inf") else f"≤{int(v)}"
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
 
 
 def stats_table(stats: dict, title: str = "deliveries") -> Table:

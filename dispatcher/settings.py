@@ -75,6 +75,13 @@ class Settings:
     approval_severities: tuple[str, ...] = ()
     #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
     send_chunk: int = 4_096
+    #: The address the public reaches this installation at (Atom feed links); default http://host:port.
+    public_url: str = ""
+    #: Per-alert limits, counted over all its info blocks: areas, geocodes, polygon points, circles.
+    max_areas: int = 200
+    max_geocodes: int = 2_000
+    max_polygon_points: int = 20_000
+    max_circles: int = 200
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -106,7 +113,16 @@ class Settings:
             max_retry_rounds=int(_env("WARNCAST_MAX_RETRY_ROUNDS", "5")),
             rate_limits=_pairs(_env("WARNCAST_RATE_LIMITS", "")),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
+            public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
+            max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
+            max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
+            max_polygon_points=int(_env("WARNCAST_MAX_POLYGON_POINTS", "20000")),
+            max_circles=int(_env("WARNCAST_MAX_CIRCLES", "200")),
         )
+
+    def public_base(self) -> str:
+        """Base of every public link: WARNCAST_PUBLIC_URL, else the listen address (never a request's Host)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def attempts_for(self, channel: str) -> int:
         return dict(self.max_attempts_by_channel).get(channel, self.max_attempts)

@@ -6,6 +6,8 @@ from .delivery import State, percentiles
 
 COLUMNS = ("targeted", "sent", "delivered", "read", "confirmed", "failover", "failed", "expired", "cancelled",
            "suppressed")
+#: States counted per channel that the ``all`` row adds up.
+ROLLED_UP = ("sent", "delivered", "read", "confirmed", "failover", "failed", "cancelled")
 
 
 def _decode(h: dict) -> dict[str, int]:
@@ -27,11 +29,8 @@ async def alert_stats(redis, alert_id: int) -> dict:
             continue
         ch, state = k.rsplit(":", 1)
         channels.setdefault(ch, {c: 0 for c in COLUMNS})[state] = v
-    overall = channels.pop("all", {c: 0 for c in COLUMNS})
+    overall = rollup(channels.pop("all", {}), channels)
     per_channel = {ch: row for ch, row in sorted(channels.items())}
-    for state in ("sent", "delivered", "read", "confirmed", "failover", "failed", "cancelled"):
-        overall[state] = overall.get(state, 0) + sum(r.get(state, 0) for ch, r in per_channel.items()
-                                                     if ch != "webhook")
     overall["targeted"] = int(targeted or 0)
     return {
         "targeted": overall["targeted"],
@@ -47,10 +46,27 @@ async def alert_stats(redis, alert_id: int) -> dict:
     }
 
 
+def rollup(own: dict[str, int], per_channel: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The ``all`` row: what is counted for subscribers as a whole (targeted, suppressed, out of
+    channels, expired, cancelled before a send) plus every channel's sends, receipts and failures.
+    The webhook forwards the alert to systems, not subscribers, so it stays out."""
+    row = {c: int(own.get(c, 0)) for c in COLUMNS}
+    for state in ROLLED_UP:
+        row[state] += sum(r.get(state, 0) for ch, r in per_channel.items() if ch != "webhook")
+    return row
+
+
 async def totals(redis) -> dict[str, dict[str, int]]:
-    """Transitions over all alerts, per channel and state (for /metrics and /api/v1/stats)."""
+    """Transitions over all alerts, per channel and state, with the ``all`` row rolled up (for
+    /metrics, /api/v1/stats and the dashboard)."""
     out: dict[str, dict[str, int]] = {}
     for k, v in _decode(await redis.hgetall(keys.TOTALS)).items():
         ch, state = k.rsplit(":", 1)
         out.setdefault(ch, {})[state] = v
+    out["all"] = rollup(out.pop("all", {}), out)
     return out
+
+
+async def latency_totals(redis) -> dict[str, int]:
+    """The latency histogram over all alerts ("<channel>:<state>:<bucket µs>" → count)."""
+    return _decode(await redis.hgetall(keys.LATENCY_TOTALS))

@@ -19,9 +19,10 @@ import numpy as np
 from subscribers import columns as C
 from subscribers import regions
 
-from . import geo_targeting, keys
+from . import geo_targeting, geocodes, keys
 from .alerts import AlertRecord, top_tier
 from .cap import SEVERITY_RANK
+from .cap.geometry import reach_km
 from .delivery import REACHED, states
 
 
@@ -45,7 +46,8 @@ class Target:
 
 def target_for(rec: AlertRecord) -> Target:
     alert = rec.alert
-    own_area = alert.msg_type != "Cancel"
+    # A Cancel reaches those its alerts reached; one naming alerts never seen here reaches its own area.
+    own_area = alert.msg_type != "Cancel" or len(rec.references) < len(alert.references)
     codes, polygons, circles = set(), [], []
     cats = 0
     for info in alert.infos:
@@ -53,9 +55,9 @@ def target_for(rec: AlertRecord) -> Target:
             cats |= C.CATEGORY_BIT.get(c, 0)
         for area in info.areas if own_area else ():
             codes.update(regions.normalize(g.value) for g in area.geocodes
-                         if g.value.isdigit() and len(g.value) in regions.CODE_LENGTHS)
+                         if geocodes.is_region_scheme(g.value_name) and regions.valid_code_format(g.value))
             polygons.extend(area.polygons)
-            circles.extend(area.circles)
+            circles.extend((lat, lon, reach_km(r)) for lat, lon, r in area.circles)
     ranges = np.array([C.code_range(c) for c in sorted(codes)], dtype=np.uint64).reshape(-1, 2)
     plan = geo_targeting.plan_area(polygons, circles) if (polygons or circles) else None
     cohort = {"Exercise": C.COHORT_EXERCISE, "Test": C.COHORT_TEST}.get(alert.status, 0)

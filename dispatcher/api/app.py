@@ -11,13 +11,14 @@ from channels import registry
 from ..auth import KeyStore
 from ..fanout import Engine
 from ..guard import RedisGuard
+from ..metrics import http_metrics_middleware
 from ..pool import LocalPool
 from ..receipts import ReceiptSink
 from ..settings import Settings
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware
-from . import callbacks, inbox, issuer, ops, subscriber_api
+from . import callbacks, cap_feed, inbox, issuer, ops, subscriber_api
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ async def _reap_forever(engine, every_s: float = 2.0) -> None:
 
 def make_app(settings: Settings, store: Store, *, workers: int | None = None, channels=None) -> web.Application:
     """Build the app; ``workers`` shard jobs run in-process (0 = leave them to `warncast worker`)."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_import_bytes)
+    app = web.Application(middlewares=[http_metrics_middleware, errors_middleware], client_max_size=settings.max_import_bytes)
     app[ctx.SETTINGS] = settings
     app[ctx.STORE] = store
 
@@ -75,5 +76,6 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     subscriber_api.setup(app)
     inbox.setup(app)
     ops.setup(app)
+    cap_feed.setup(app)
     callbacks.setup(app)
     return app

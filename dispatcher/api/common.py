@@ -17,8 +17,17 @@ def json_response(data, status: int = 200, headers=None) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-def error_body(message: str, errors=None) -> dict:
-    return {"error": message, "errors": errors or []}
+#: An error answer lists this many errors at most; ``errors_omitted`` counts the rest.
+MAX_ERRORS = 50
+
+
+def error_body(message: str, errors=None, warnings=None) -> dict:
+    """Every error answer: a message, the first MAX_ERRORS errors (and how many more), warnings."""
+    errors = list(errors or [])
+    body = {"error": message, "errors": errors[:MAX_ERRORS], "warnings": list(warnings or [])[:MAX_ERRORS]}
+    if len(errors) > MAX_ERRORS:
+        body["errors_omitted"] = len(errors) - MAX_ERRORS
+    return body
 
 
 @web.middleware

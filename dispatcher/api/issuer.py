@@ -11,14 +11,14 @@ from aiohttp import web
 
 from subscribers.columns import CHANNEL_NAMES
 
-from .. import cap, keys
+from .. import cap, intake, keys
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..auth import Caller, authorize_alert
 from ..delivery import State, states
 from ..errors import BadRequest, Forbidden, Rejected
 from ..stats import alert_stats
 from . import context as ctx
-from .common import caller, int_param, json_response, path_id, read_json, read_limited
+from .common import caller, error_body, int_param, json_response, path_id, read_json, read_limited
 
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml", "application/json")
 
@@ -46,15 +46,21 @@ async def publish(request: web.Request) -> web.Response:
     try:
         alert = cap.parse(body, request.headers.get("Content-Type", ""), settings.max_body_bytes)
     except cap.CapError as exc:
-        return json_response({"error": str(exc), "errors": exc.as_list()}, status=_cap_error_status(exc))
-    return await accept(request, who, alert)
+        return json_response(error_body(str(exc), exc.as_list()), status=_cap_error_status(exc))
+    found = intake.review(alert, settings)
+    if found.errors:
+        errors, warnings = found.as_lists()
+        return json_response(error_body(f"{len(errors)} error(s); nothing was stored", errors, warnings), status=422)
+    return await accept(request, who, alert, found.warnings)
 
 
-async def accept(request: web.Request, who: Caller, alert: cap.Alert) -> web.Response:
+async def accept(request: web.Request, who: Caller, alert: cap.Alert,
+                 warnings: list[cap.FieldError] | None = None) -> web.Response:
     """Authorise, store and start fanning out an alert; 202 (or 200 for an identical resubmission)."""
     app = request.app
     engine = app[ctx.ENGINE]
     authorize_alert(who, alert)
+    warnings = list(warnings or []) + intake.reference_warnings(await engine.alerts.unknown_references(alert))
     refs = await engine.alerts.resolve_references(alert)
     if alert.msg_type in ("Update", "Cancel") and who.role != "admin":
         for ref in refs:
@@ -65,7 +71,8 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert) -> web.Res
     rec, created = await engine.alerts.accept(alert, who.name, hold=hold)
     if created and not hold:
         await start_fanout(app, rec, who.name)
-    body = {**rec.summary(), "created": created}
+    body = {**rec.summary(), "created": created, "errors": [],
+            "warnings": [{"path": w.path, "message": w.message} for w in warnings]}
     return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
 
 

@@ -30,6 +30,8 @@ OPENAPI = {
                                        "description": "API key (wk_…) or a subscriber token"}},
         "schemas": {"Error": {"type": "object", "properties": {
             "error": {"type": "string"},
+            "errors_omitted": {"type": "integer"},
+            "warnings": {"type": "array", "items": {"type": "object"}},
             "errors": {"type": "array", "items": {"type": "object", "properties": {
                 "path": {"type": "string"}, "field": {"type": "string"}, "message": {"type": "string"}}}}}}},
     },
@@ -38,7 +40,7 @@ OPENAPI = {
         "/api/v1/alerts": {
             "post": _op("Publish a CAP 1.2 alert (XML or JSON)", "issuer",
                         {"202": "accepted; id and links", "200": "identical resubmission; the existing alert",
-                         **ERR, "409": "same sender,identifier,sent with other content", "413": "body over 1 MiB",
+                         **ERR, "409": "same sender,identifier,sent with other content", "413": "body over 1 MiB, or over a per-alert limit (areas, geocodes, points, circles)",
                          "415": "unsupported media type", "422": "CAP rule broken; errors name each element path"},
                         body="application/cap+xml,application/json"),
             "get": _op("List alerts (an issuer sees its own)", "issuer", {"200": "alerts", **ERR}),
@@ -93,8 +95,13 @@ OPENAPI = {
         "/healthz": {"get": _op("Liveness", "operator", {"200": "ok"}, security=False)},
         "/readyz": {"get": _op("Readiness (Redis reachable)", "operator", {"200": "ok", "503": "not ready"},
                                security=False)},
-        "/cap/feed.atom": {"get": _op("Active public alerts as a CAP Atom feed", "public", {"200": "Atom"},
-                                      security=False)},
+        "/cap/feed.atom": {"get": _op("Active public alerts as an RFC 4287 Atom feed, newest first, paged",
+                                      "public", {"200": "Atom", "400": "bad limit or before"}, security=False,
+                                      params=[{"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                                              {"name": "before", "in": "query", "schema": {"type": "integer"}}])},
+        "/cap/alerts/{id}.xml": {"get": _op("A public alert's CAP 1.2 XML (404 for anything not public)", "public",
+                                            {"200": "CAP XML", "404": "not a public alert"}, security=False,
+                                            params=[ID])},
         "/callbacks/{channel}": {"post": _op("Provider delivery reports (signature checked)", "provider",
                                              {"200": "recorded", "401": "unsigned or forged"}, security=False,
                                              params=[{"name": "channel", "in": "path", "required": True,

@@ -1,19 +1,16 @@
-"""Operator endpoints: stats, dashboard, Prometheus metrics, health; the public CAP Atom feed; OpenAPI."""
+"""Operator endpoints: stats, dashboard, Prometheus metrics, health; OpenAPI."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .. import keys
-from ..alerts import Lifecycle
+from .. import keys, metrics
 from ..circuit import Circuits
-from ..stats import alert_stats, totals
+from ..stats import alert_stats, latency_totals, totals
 from . import context as ctx
 from .common import caller, int_param, json_response
 from .openapi import OPENAPI
@@ -44,15 +41,14 @@ async def dashboard(request: web.Request) -> web.FileResponse:
 
 
 class _Collector:
-    def __init__(self, data: dict, subscribers: int, pending: int, providers: dict):
-        self.data, self.subscribers, self.pending, self.providers = data, subscribers, pending, providers
+    def __init__(self, data: dict, hist: dict, subscribers: int, pending: int, providers: dict, pool):
+        self.data, self.hist, self.subscribers, self.pending = data, hist, subscribers, pending
+        self.providers, self.pool = providers, pool
 
     def collect(self):
-        c = CounterMetricFamily("warncast_transitions", "Delivery state transitions", labels=["channel", "state"])
-        for ch, states in sorted(self.data.items()):
-            for state, n in sorted(states.items()):
-                c.add_metric([ch, state], n)
-        yield c
+        yield from metrics.transition_families(self.data)
+        yield from metrics.latency_families(self.hist)
+        yield from metrics.pool_families(self.pool)
         yield GaugeMetricFamily("warncast_subscribers", "Subscribers stored", value=self.subscribers)
         yield GaugeMetricFamily("warncast_pending_fanouts", "Alerts whose fan-out has not finished", value=self.pending)
         g = GaugeMetricFamily("warncast_circuit_open", "1 while a provider's circuit is open or half-open",
@@ -65,14 +61,16 @@ class _Collector:
         yield o
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics_endpoint(request: web.Request) -> web.Response:
     who = await caller(request)
     who.require("operator", "admin")
     engine, redis = request.app[ctx.ENGINE], request.app[ctx.REDIS]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(await totals(redis), await engine.subscribers.count(),
-                                 await redis.scard(keys.FANOUT_PENDING), await Circuits(redis).snapshot()))
-    return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8",
+    registry.register(_Collector(await totals(redis), await latency_totals(redis), await engine.subscribers.count(),
+                                 await redis.scard(keys.FANOUT_PENDING), await Circuits(redis).snapshot(),
+                                 request.app[ctx.POOL]))
+    body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
@@ -88,47 +86,6 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"ok": True, "redis": "ok"})
 
 
-ATOM = "http://www.w3.org/2005/Atom"
-
-
-async def feed(request: web.Request) -> web.Response:
-    """Active public alerts as a CAP Atom feed (each entry links to the alert's CAP XML)."""
-    engine, redis = request.app[ctx.ENGINE], request.app[ctx.REDIS]
-    now = time.time()
-    ids = [int(i) for i in await redis.zrangebyscore(keys.ACTIVE_ALERTS, now, "+inf")]
-    ET.register_namespace("", ATOM)
-    root = ET.Element(f"{{{ATOM}}}feed")
-    base = f"{request.scheme}://{request.host}"
-    ET.SubElement(root, f"{{{ATOM}}}id").text = f"{base}/cap/feed.atom"
-    ET.SubElement(root, f"{{{ATOM}}}title").text = "warncast: active public alerts"
-    ET.SubElement(root, f"{{{ATOM}}}updated").text = datetime.now(timezone.utc).isoformat()
-    ET.SubElement(root, f"{{{ATOM}}}link", href=f"{base}/cap/feed.atom", rel="self")
-    for alert_id in sorted(ids, reverse=True):
-        rec = await engine.alerts.get(alert_id)
-        if rec.lifecycle in (Lifecycle.HELD, Lifecycle.CANCELLED, Lifecycle.SUPERSEDED):
-            continue
-        info = rec.alert.infos[0] if rec.alert.infos else None
-        e = ET.SubElement(root, f"{{{ATOM}}}entry")
-        ET.SubElement(e, f"{{{ATOM}}}id").text = f"urn:cap:{rec.alert.sender}:{rec.alert.identifier}"
-        ET.SubElement(e, f"{{{ATOM}}}title").text = (info.headline or info.event) if info else rec.alert.identifier
-        ET.SubElement(e, f"{{{ATOM}}}updated").text = rec.alert.sent.isoformat()
-        ET.SubElement(e, f"{{{ATOM}}}summary").text = f"{rec.alert.severity()} {rec.alert.msg_type}"
-        ET.SubElement(e, f"{{{ATOM}}}link", href=f"{base}/cap/alerts/{rec.id}.xml", type="application/cap+xml")
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
-
-
-async def public_cap(request: web.Request) -> web.Response:
-    """The CAP XML of an active public alert (what the feed links to)."""
-    alert_id = int(request.match_info["id"])
-    redis = request.app[ctx.REDIS]
-    score = await redis.zscore(keys.ACTIVE_ALERTS, alert_id)
-    if score is None:
-        return json_response({"error": "no such active public alert", "errors": []}, status=404)
-    rec = await request.app[ctx.ENGINE].alerts.get(alert_id)
-    return web.Response(body=rec.xml, content_type="application/cap+xml", charset="utf-8")
-
-
 async def openapi(request: web.Request) -> web.Response:
     return json_response(OPENAPI)
 
@@ -137,9 +94,7 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/stats", stats)
     r.add_get("/ops", dashboard)
-    r.add_get("/metrics", metrics)
+    r.add_get("/metrics", metrics_endpoint)
     r.add_get("/healthz", healthz)
     r.add_get("/readyz", readyz)
-    r.add_get("/cap/feed.atom", feed)
-    r.add_get(r"/cap/alerts/{id:\d+}.xml", public_cap)
     r.add_get("/api/v1/openapi.json", openapi)

@@ -8,6 +8,8 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
 MIN_POLYGON_POINTS = 4
+#: A circle of radius 0 is a point; it reaches the subscribers within this many km of it.
+POINT_REACH_KM = 0.5
 _EXPLAINED_POINT = re.compile(r"(.+)\[(\S+) (\S+)\]")
 
 
@@ -66,6 +68,11 @@ def parse_circle(text: str) -> tuple[float, float, float]:
         radius = float(parts[1])
     except ValueError:
         raise ValueError(f"radius {parts[1]!r} is not a number of km") from None
-    if not math.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius {parts[1]} must be a number of km greater than 0")
+    if not math.isfinite(radius) or radius < 0:
+        raise ValueError(f"radius {parts[1]} must be a number of km, 0 or more (0 is a point)")
     return lat, lon, radius
+
+
+def reach_km(radius_km: float) -> float:
+    """The radius targeting uses: a point (radius 0, as earthquake feeds send) reaches POINT_REACH_KM."""
+    return max(radius_km, POINT_REACH_KM)

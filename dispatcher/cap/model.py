@@ -113,6 +113,8 @@ class Alert:
     infos: list[Info] = field(default_factory=list)
     #: the sent value exactly as given; with sender and identifier it identifies the alert
     sent_text: str = ""
+    #: what the reader accepted but wants looked at (FieldErrors): not part of the alert itself
+    warnings: list = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.sent_text and self.sent is not None:

@@ -13,7 +13,7 @@ import orjson
 from .errors import CapError, CapTooLarge, FieldError
 from .model import Alert
 from .schema import ELEMENTS, Kind
-from .validate import build_alert, suggest
+from .validate import MAX_SUGGESTIONS, build_alert, suggest
 
 
 def parse_json(data: bytes | dict, max_bytes: int = 1 << 20) -> Alert:
@@ -54,7 +54,8 @@ def _plain(obj: dict, kind_name: str, path: str, errors: list[FieldError]) -> di
         key = str(key)
         key_path = f"{path}/{key}"
         if key not in children:
-            errors.append(FieldError(key_path, f"unknown key {key!r}{suggest(key, list(children))}"))
+            hint = suggest(key, list(children)) if len(errors) < MAX_SUGGESTIONS else ""
+            errors.append(FieldError(key_path, f"unknown key {key!r}{hint}"))
             continue
         if value is None:
             continue

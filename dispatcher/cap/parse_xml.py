@@ -1,9 +1,20 @@
-"""Read CAP 1.2 XML safely: size cap first, then a parser that refuses DTDs and entities.
+"""Read CAP XML safely: size cap first, then a parser that refuses DTDs and entities.
 
 No DTD, internal or external entity is ever expanded or fetched: a message
 carrying one is rejected whole. Elements are read in any order; elements CAP
 does not define are errors, except XML signatures (xmldsig) under ``alert``,
-which are allowed and not kept.
+which are allowed and not kept. Any namespace prefix and any encoding the XML
+declaration names are read.
+
+CAP 1.1 and 1.0 documents are read into the 1.2 model (and stored and served
+as 1.2). What differs and how it is mapped:
+
+* 1.1 → 1.2: the element set is the same; 1.2 only added values
+  (responseType ``Avoid``, ``AllClear``), so a 1.1 message reads unchanged.
+* 1.0 → 1.2: ``<password>`` (dropped in 1.1) is ignored with a warning;
+  ``<eventCode>``, ``<parameter>`` and ``<geocode>`` were plain text
+  ``valueName=value`` and become value pairs; certainty ``Very Likely``
+  (dropped in 1.1) reads as ``Likely``, with a warning.
 """
 from __future__ import annotations
 
@@ -15,8 +26,8 @@ from defusedxml import ElementTree as SafeET
 
 from .errors import CapError, CapTooLarge, FieldError
 from .model import Alert
-from .schema import CAP_NS, ELEMENTS, XMLDSIG_NS, Kind
-from .validate import build_alert, suggest
+from .schema import CAP_10_NS, CAP_NS, CAP_VERSIONS, ELEMENTS, XMLDSIG_NS, Kind
+from .validate import MAX_SUGGESTIONS, build_alert, suggest
 
 _POSITION_SUFFIX = re.compile(r":\s*line \d+, column \d+$")
 
@@ -29,11 +40,14 @@ def parse_xml(data: bytes, max_bytes: int = 1 << 20) -> Alert:
         raise CapTooLarge(len(data), max_bytes)
     root = _safe_root(bytes(data))
     ns, local = _split(root.tag)
-    if (ns, local) != (CAP_NS, "alert"):
+    if local != "alert" or ns not in CAP_VERSIONS:
         raise CapError([FieldError("alert", _root_problem(ns, local))])
     errors: list[FieldError] = []
-    raw = _plain(root, "alert", "alert", errors)
-    return build_alert(raw, errors)
+    warnings: list[FieldError] = []
+    raw = _Reader(ns, errors, warnings).plain(root, "alert", "alert")
+    alert = build_alert(raw, errors)
+    alert.warnings = warnings + alert.warnings
+    return alert
 
 
 def _safe_root(data: bytes) -> Element:
@@ -70,34 +84,61 @@ def _root_problem(ns: str | None, local: str) -> str:
     return f"root element is <{local}> {where}; expected <alert> in namespace {CAP_NS}"
 
 
-def _plain(element: Element, kind_name: str, path: str, errors: list[FieldError]) -> dict:
-    """The element as the plain form of :mod:`dispatcher.cap.schema`, noting structural problems."""
-    children = ELEMENTS[kind_name]
-    out: dict = {}
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        ns, local = _split(child.tag)
-        if kind_name == "alert" and ns == XMLDSIG_NS:
-            continue
-        if ns != CAP_NS or local not in children:
-            where = "" if ns == CAP_NS else (f" in namespace {ns!r}" if ns else " with no namespace")
-            hint = suggest(local, list(children)) if ns == CAP_NS else ""
-            errors.append(FieldError(f"{path}/{local}", f"unknown element <{local}>{where}{hint}"))
-            continue
-        kind, child_kind = children[local]
+_PAIRS_AS_TEXT_IN_10 = ("eventCode", "parameter", "geocode")
+
+
+class _Reader:
+    """Turns an element tree of one CAP version into the plain form, noting structural problems."""
+
+    def __init__(self, ns: str, errors: list[FieldError], warnings: list[FieldError]):
+        self.ns, self.errors, self.warnings = ns, errors, warnings
+        self.v10 = ns == CAP_10_NS
+
+    def plain(self, element: Element, kind_name: str, path: str) -> dict:
+        children = ELEMENTS[kind_name]
+        out: dict = {}
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            ns, local = _split(child.tag)
+            if kind_name == "alert" and ns == XMLDSIG_NS:
+                continue
+            if self.v10 and ns == self.ns and kind_name == "alert" and local == "password":
+                self.warnings.append(FieldError(f"{path}/password", "CAP 1.0 <password> is not part of CAP 1.2; "
+                                                "it was ignored"))
+                continue
+            if ns != self.ns or local not in children:
+                self._unknown(ns, local, children, path)
+                continue
+            self._child(out, child, local, children[local], path)
+        if kind_name == "info" and self.v10 and out.get("certainty") == "Very Likely":
+            out["certainty"] = "Likely"
+            self.warnings.append(FieldError(f"{path}/certainty", "CAP 1.0 'Very Likely' reads as 'Likely'"))
+        return out
+
+    def _unknown(self, ns: str | None, local: str, children: dict, path: str) -> None:
+        where = "" if ns == self.ns else (f" in namespace {ns!r}" if ns else " with no namespace")
+        hint = suggest(local, list(children)) if ns == self.ns and len(self.errors) < MAX_SUGGESTIONS else ""
+        self.errors.append(FieldError(f"{path}/{local}", f"unknown element <{local}>{where}{hint}"))
+
+    def _child(self, out: dict, child: Element, local: str, shape: tuple, path: str) -> None:
+        kind, child_kind = shape
         if kind in (Kind.TEXT, Kind.NUMBER):
             if local in out:
-                errors.append(FieldError(f"{path}/{local}", f"appears more than once; CAP allows one <{local}> here"))
-                continue
-            out[local] = _text(child, f"{path}/{local}", errors)
+                self.errors.append(FieldError(f"{path}/{local}", f"appears more than once; CAP allows one <{local}> here"))
+                return
+            out[local] = _text(child, f"{path}/{local}", self.errors)
         elif kind is Kind.TEXTS:
             items = out.setdefault(local, [])
-            items.append(_text(child, f"{path}/{local}[{len(items)}]", errors))
+            items.append(_text(child, f"{path}/{local}[{len(items)}]", self.errors))
         else:
             items = out.setdefault(local, [])
-            items.append(_plain(child, child_kind, f"{path}/{local}[{len(items)}]", errors))
-    return out
+            item_path = f"{path}/{local}[{len(items)}]"
+            if self.v10 and local in _PAIRS_AS_TEXT_IN_10 and not len(child):
+                name, _, value = (child.text or "").strip().partition("=")
+                items.append({"valueName": name.strip(), "value": value.strip()})
+            else:
+                items.append(self.plain(child, child_kind, item_path))
 
 
 def _text(element: Element, path: str, errors: list[FieldError]) -> str:

@@ -10,6 +10,10 @@ from __future__ import annotations
 from enum import Enum
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+CAP_11_NS = "urn:oasis:names:tc:emergency:cap:1.1"
+CAP_10_NS = "http://www.incident.com/cap/1.0"
+#: Namespaces read, each as the CAP version it is; everything is read into the 1.2 model.
+CAP_VERSIONS = {CAP_NS: "1.2", CAP_11_NS: "1.1", CAP_10_NS: "1.0"}
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 

@@ -25,6 +25,8 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _WHOLE = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _QUOTED_OR_WORD = re.compile(r'"([^"]*)"|(\S+)')
+#: Misspelt names get a "did you mean" only among the first errors: the rest are not read by anyone.
+MAX_SUGGESTIONS = 50
 
 
 def build_alert(raw: dict[str, Any], errors: list[FieldError] | None = None) -> Alert:
@@ -34,6 +36,7 @@ def build_alert(raw: dict[str, Any], errors: list[FieldError] | None = None) -> 
     if checker.errors:
         raise CapError(checker.errors)
     assert alert is not None
+    alert.warnings = checker.warnings
     return alert
 
 
@@ -46,9 +49,13 @@ def split_quoted(text: str) -> list[str]:
 class _Checker:
     def __init__(self, errors: list[FieldError]):
         self.errors = errors
+        self.warnings: list[FieldError] = []
 
     def error(self, path: str, message: str) -> None:
         self.errors.append(FieldError(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(FieldError(path, message))
 
     # -- values ---------------------------------------------------------------
 
@@ -68,8 +75,9 @@ class _Checker:
             return None
         return value
 
-    def texts(self, node: dict, name: str, path: str) -> list[tuple[str, str]]:
-        """(path, value) for each non-empty item of a repeated element; empty items are errors."""
+    def texts(self, node: dict, name: str, path: str, empty_ok: bool = False) -> list[tuple[str, str]]:
+        """(path, value) for each non-empty item of a repeated element. Empty items are errors, or,
+        where the schema allows an empty string (``empty_ok``), skipped with a warning."""
         out = []
         for i, value in enumerate(node.get(name) or ()):
             if value is None:  # already reported by the reader
@@ -78,6 +86,8 @@ class _Checker:
             value = self.clean(value, item_path)
             if value:
                 out.append((item_path, value))
+            elif empty_ok:
+                self.warn(item_path, "is empty and was ignored")
             else:
                 self.error(item_path, "must not be empty")
         return out
@@ -128,13 +138,22 @@ class _Checker:
         return float(text)
 
     def pairs(self, node: dict, name: str, path: str, cls: type) -> list:
+        """(path, pair) of each valueName/value pair; an empty ``<value/>`` (the schema allows it) is kept
+        as '' for parameters and event codes, and a geocode with no value is ignored with a warning."""
         out = []
         for i, pair in self.nodes(node, name):
             pair_path = f"{path}/{name}[{i}]"
             value_name = self.text(pair, "valueName", pair_path, required=True)
-            value = self.text(pair, "value", pair_path, required=True)
-            if value_name is not None and value is not None:
-                out.append((pair_path, cls(value_name, value)))
+            if "value" not in pair:
+                self.error(f"{pair_path}/value", "is required")
+                continue
+            value = self.text(pair, "value", pair_path) or ""
+            if value_name is None:
+                continue
+            if not value and name == "geocode":
+                self.warn(f"{pair_path}/value", f"is empty: this {value_name} geocode was ignored")
+                continue
+            out.append((pair_path, cls(value_name, value)))
         return out
 
     # -- elements -------------------------------------------------------------
@@ -159,7 +178,7 @@ class _Checker:
         alert = Alert(
             identifier=identifier, sender=sender, sent=sent, sent_text=sent_text, status=status,
             msg_type=msg_type, source=self.text(raw, "source", path), scope=scope, restriction=restriction,
-            addresses=addresses, codes=[v for _, v in self.texts(raw, "code", path)],
+            addresses=addresses, codes=[v for _, v in self.texts(raw, "code", path, empty_ok=True)],
             note=self.text(raw, "note", path), references=references,
             incidents=self.quoted_list(raw, "incidents", path), infos=infos,
         )
@@ -267,13 +286,13 @@ class _Checker:
     def area(self, raw: dict, path: str) -> Area | None:
         desc = self.text(raw, "areaDesc", path, required=True)
         polygons = []
-        for item_path, text in self.texts(raw, "polygon", path):
+        for item_path, text in self.texts(raw, "polygon", path, empty_ok=True):
             try:
                 polygons.append(parse_polygon(text))
             except ValueError as exc:
                 self.error(item_path, str(exc))
         circles = []
-        for item_path, text in self.texts(raw, "circle", path):
+        for item_path, text in self.texts(raw, "circle", path, empty_ok=True):
             try:
                 circles.append(parse_circle(text))
             except ValueError as exc:

@@ -211,9 +211,19 @@ async def test_unreachable_provider_is_retry_connection():
     assert {(r.outcome, r.reason) for r in results} == {(Outcome.RETRY, Reason.CONNECTION)}
 
 
-def test_classify_partial_answer_with_unreadable_msg_accepts_all():
-    results = classify_hms(200, {"code": "80100000", "msg": "not json", "requestId": "r"}, {}, ["a", "b"])
-    assert [r.provider_id for r in results] == ["r", "r"]
+@pytest.mark.parametrize("msg", [
+    "not json", "", None, "[]", "1", '{"success": 1}', '{"illegal_tokens": "a"}', '{"illegal_tokens": [1]}',
+])
+def test_classify_partial_answer_with_unreadable_msg_is_retried_not_accepted(msg):
+    results = classify_hms(200, {"code": "80100000", "msg": msg, "requestId": "r"}, {}, ["a", "b"])
+    assert [(r.outcome, r.reason) for r in results] == [(Outcome.RETRY, Reason.SERVER_ERROR)] * 2
+    assert all(r.provider_id is None for r in results)
+
+
+def test_classify_partial_answer_with_empty_illegal_list_accepts_all():
+    results = classify_hms(200, {"code": "80100000", "msg": '{"illegal_tokens": []}', "requestId": "r"}, {},
+                           ["a", "b"])
+    assert [(r.outcome, r.provider_id) for r in results] == [(Outcome.ACCEPTED, "r")] * 2
 
 
 def test_classify_unknown_code_is_permanent_unknown():

@@ -8,7 +8,7 @@ import pytest
 from dispatcher.circuit import Circuits, CircuitState, Permit
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
-ALLOWED, DENIED, PROBE = Permit.ALLOWED, Permit.DENIED, Permit.PROBE
+ALLOWED, DENIED, PROBE, WAIT = Permit.ALLOWED, Permit.DENIED, Permit.PROBE, Permit.WAIT
 
 
 class FakeClock:
@@ -42,7 +42,7 @@ CASES = {
     "failures still inside the window count": ([record(0, 15), wait(9.5), record(0, 5)], OPEN),
     "closed allows": ([record(0, 19), permit(ALLOWED)], CLOSED),
     "open refuses": ([record(0, 20), permit(DENIED), wait(4.9), permit(DENIED)], OPEN),
-    "after open_s one probe": ([record(0, 20), wait(5), permit(PROBE), permit(DENIED), permit(DENIED)], HALF_OPEN),
+    "after open_s one probe": ([record(0, 20), wait(5), permit(PROBE), permit(WAIT), permit(WAIT)], HALF_OPEN),
     "probe success closes": ([record(0, 20), wait(5), permit(PROBE), record(1, 0, probe=True), permit(ALLOWED)],
                              CLOSED),
     "probe failure re-opens": ([record(0, 20), wait(5), permit(PROBE), record(0, 1, probe=True), permit(DENIED),
@@ -55,11 +55,11 @@ CASES = {
                                       record(0, 19)], CLOSED),
     "stragglers do not count while open": ([record(0, 20), record(1000, 0), wait(5), permit(PROBE)], HALF_OPEN),
     "stragglers do not move half-open": ([record(0, 20), wait(5), permit(PROBE), record(1000, 0),
-                                         record(0, 1000), permit(DENIED)], HALF_OPEN),
+                                         record(0, 1000), permit(WAIT)], HALF_OPEN),
     "an empty probe hands the probe on": ([record(0, 20), wait(5), permit(PROBE), record(0, 0, probe=True),
-                                          permit(PROBE), permit(DENIED)], HALF_OPEN),
+                                          permit(PROBE), permit(WAIT)], HALF_OPEN),
     "a silent probe is replaced after its timeout": ([record(0, 20), wait(5), permit(PROBE), wait(29),
-                                                     permit(DENIED), wait(1), permit(PROBE)], HALF_OPEN),
+                                                     permit(WAIT), wait(1), permit(PROBE)], HALF_OPEN),
     "a probe flag while closed counts normally": ([record(0, 20, probe=True)], OPEN),
 }
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from dispatcher import keys
-from dispatcher.delivery import State, Transitions, percentiles, states
+from dispatcher.delivery import State, Transitions, count, percentiles, states
+from dispatcher.stats import alert_stats
 
 
 @pytest.mark.parametrize("start,new,moves", [
@@ -39,8 +40,31 @@ async def test_bulk_transition_writes_runs_and_channel(redis_aio):
     assert ch[1] == 2 and ch[10] == 2 and ch[0] == 0
 
 
-def test_percentiles_from_buckets():
-    hist = {"inapp:sent:10": 50, "inapp:sent:100": 45, "inapp:sent:1000": 5, "sms:sent:-1": 7}
-    p = percentiles(hist, "inapp", State.SENT)
-    assert p == {"p50": 10.0, "p95": 100.0, "p99": 1000.0}
-    assert percentiles(hist, "sms", State.SENT)["p50"] == float("inf")
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.0])
+async def test_latency_percentiles_are_within_five_percent_in_milliseconds(redis_aio, sigma):
+    """A spread of latencies (1 ms to minutes) read back through the alert's stats as a user sees them."""
+    rng = np.random.default_rng(7)
+    values = rng.lognormal(mean=np.log(800), sigma=sigma, size=4000)
+    pipe = redis_aio.pipeline(transaction=False)
+    for ms in values:
+        count(pipe, 5, "fcm", State.SENT, 1, float(ms))
+    await pipe.execute()
+    got = (await alert_stats(redis_aio, 5))["latency_ms"]
+    for name in ("sent", "fcm:sent"):
+        for q in (50, 95, 99):
+            exact = float(np.percentile(values, q, method="inverted_cdf"))
+            assert abs(got[name][f"p{q}"] - exact) <= 0.05 * exact, (name, q, got[name], exact)
+
+
+@pytest.mark.parametrize("ms", [0.0, 0.004, 0.9, 1.0, 63.9, 64.0, 999.5, 12_345.6, 299_999.0, 3_600_000.0])
+def test_every_latency_falls_in_a_bucket_at_most_one_32nd_of_its_value_wide(ms):
+    from dispatcher import latency
+    lower = latency.bucket_us(ms)
+    us = int(ms * 1000)
+    assert lower <= us < lower + latency.width_us(lower)
+    assert latency.width_us(lower) <= max(1, lower / 32)
+    assert abs(latency.midpoint_ms(lower) - ms) <= max(0.001, ms / 60)
+
+
+def test_percentiles_of_an_empty_histogram_are_none():
+    assert percentiles({"inapp:sent:1000": 3}, "sms", State.SENT) == {"p50": None, "p95": None, "p99": None}

@@ -70,3 +70,64 @@ async def test_open_circuits_show_in_stats_and_metrics(api, redis_aio):
     assert stats["providers"]["hms"]["state"] == "open" and stats["providers"]["hms"]["opened"] == 1
     _, text = await api.call("GET", "/metrics", "operator")
     assert b'warncast_circuit_open{provider="hms"} 1.0' in text
+
+
+async def _record_outcomes(redis, alert_id: int) -> None:
+    """What the engine and the receipt path count for ten people: six sent by FCM, four failing over to
+    SMS, three of those SMS reported undeliverable, one delivered."""
+    from dispatcher.delivery import State, count
+    pipe = redis.pipeline(transaction=False)
+    count(pipe, alert_id, "all", State.TARGETED, 10)
+    count(pipe, alert_id, "fcm", State.SENT, 6, 120.0)
+    count(pipe, alert_id, "fcm", State.FAILOVER, 4)
+    count(pipe, alert_id, "sms", State.SENT, 4, 2_400.0)
+    count(pipe, alert_id, "sms", State.FAILED, 3, 9_000.0)
+    count(pipe, alert_id, "sms", State.DELIVERED, 1, 7_000.0)
+    await pipe.execute()
+
+
+async def test_the_all_row_counts_every_state_not_only_targeted(api, redis_aio):
+    await _record_outcomes(redis_aio, 77)
+    _, stats = await api.call("GET", "/api/v1/stats", "operator")
+    everyone = stats["totals"]["all"]
+    assert (everyone["targeted"], everyone["sent"], everyone["failover"], everyone["failed"],
+            everyone["delivered"]) == (10, 10, 4, 3, 1)
+    status, text = await api.call("GET", "/metrics", "operator")
+    assert status == 200
+    assert b'warncast_transitions_total{channel="all",state="failed"} 3.0' in text
+    assert b'warncast_transitions_total{channel="all",state="sent"} 10.0' in text
+
+
+async def test_dashboard_failed_card_reads_the_all_row(api):
+    status, page = await api.call("GET", "/ops", None)
+    assert status == 200 and b'["failed", (t.all || {}).failed || 0]' in page
+
+
+async def test_send_and_delivery_latency_are_prometheus_histograms_per_channel(api, redis_aio):
+    await _record_outcomes(redis_aio, 78)
+    _, text = await api.call("GET", "/metrics", "operator")
+    lines = text.decode().splitlines()
+    assert 'warncast_send_latency_seconds_bucket{channel="fcm",le="0.1"} 0.0' in lines
+    assert 'warncast_send_latency_seconds_bucket{channel="fcm",le="0.25"} 6.0' in lines
+    assert 'warncast_send_latency_seconds_bucket{channel="sms",le="2.5"} 4.0' in lines
+    assert 'warncast_send_latency_seconds_count{channel="sms"} 4.0' in lines
+    assert 'warncast_delivery_latency_seconds_bucket{channel="sms",le="5.0"} 0.0' in lines
+    assert 'warncast_delivery_latency_seconds_bucket{channel="sms",le="10.0"} 1.0' in lines
+    [fcm_sum] = [ln for ln in lines if ln.startswith('warncast_send_latency_seconds_sum{channel="fcm"}')]
+    assert abs(float(fcm_sum.split()[-1]) - 6 * 0.120) <= 0.05 * 6 * 0.120
+
+
+async def test_process_metrics_cover_http_routes_providers_and_the_queue(api):
+    await api.register(regions=["110105"])
+    await api.publish(cap_json(codes=["110105"]))
+    await api.drain()
+    assert (await api.call("GET", "/healthz", None))[0] == 200
+    assert (await api.call("GET", "/api/v1/alerts/99999", "issuer"))[0] == 404
+    _, text = await api.call("GET", "/metrics", "operator")
+    body = text.decode()
+    assert 'warncast_http_request_seconds_count{method="GET",route="/healthz",status="200"}' in body
+    assert 'route="/api/v1/alerts/{id}",status="404"' in body
+    assert 'warncast_provider_request_seconds_count{answer="accepted",channel="inapp"}' in body
+    for lane in ("immediate", "high", "normal"):
+        assert f'warncast_queue_depth{{lane="{lane}"}} 0.0' in body
+    assert "warncast_shard_jobs_in_flight 0.0" in body

@@ -73,8 +73,8 @@ def test_malformed_xml_reports_line_and_column(body, position, reason):
 
 
 ROOTS = [
-    ("cap 1.1", '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.1"/>',
-     "root element <alert> is in namespace 'urn:oasis:names:tc:emergency:cap:1.1'; "
+    ("cap 9.9", '<alert xmlns="urn:oasis:names:tc:emergency:cap:9.9"/>',
+     "root element <alert> is in namespace 'urn:oasis:names:tc:emergency:cap:9.9'; "
      "expected urn:oasis:names:tc:emergency:cap:1.2"),
     ("no namespace", "<alert><identifier>x</identifier></alert>",
      'root element <alert> has no namespace; expected xmlns="urn:oasis:names:tc:emergency:cap:1.2"'),
