@@ -115,7 +115,7 @@ def alerts_approve(ctx: click.Context, alert_id: int, as_json: bool) -> None:
     """Approve a held alert (operator or admin key): its fan-out starts."""
     api = client(ctx)
     _, body = api.call("POST", f"/api/v1/alerts/{alert_id}/approve")
-    emit(body, as_json, "approved: " + summary_text(body, api.where.url))
+    emit(body, as_json, "approved: " + summary_text(body, api.where.url, targeted(api, body)))
 
 
 @alerts.command("reject")

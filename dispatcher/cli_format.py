@@ -89,8 +89,8 @@ def deliveries_table(stats: dict) -> str:
         lines.append(state.ljust(first) + "".join(c.rjust(widths[ch]) for c, ch in zip(cells, channels)))
     lat = (stats.get("latency_ms") or {}).get("sent") or {}
     if lat.get("p50") is not None:
-        lines.append("sent within " + ", ".join(f"{p} {_ms(lat.get(p))}" for p in ("p50", "p95", "p99"))
-                     + " of acceptance")
+        lines.append("latency from acceptance to sent: " + ", ".join(f"{p} {_ms(lat.get(p))}"
+                                                                      for p in ("p50", "p95", "p99")))
     return "\n".join(lines)
 
 
