@@ -126,10 +126,10 @@ def import_(file: Path) -> None:
         redis = store.aio()
         try:
             with Progress() as progress:
-                task = progress.add_task(f"importing {file.name}", total=None)
+                task = progress.add_task(f"checking {file.name}", total=None)
 
-                def tick(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
+                def tick(phase: str, done: int, total: int) -> None:
+                    progress.update(task, description=f"{phase} {file.name}", completed=done, total=total)
 
                 return await import_bytes(SubscriberStore(redis, settings.shard_size), file.read_bytes(),
                                           detect_format(file.name), tick)
@@ -147,7 +147,12 @@ def import_(file: Path) -> None:
         if more > 0:
             click.echo(f"… and {more} more", err=True)
         raise click.ClickException(f"{len(report.errors)} problem(s) in {report.lines} lines; nothing was imported")
-    click.echo(f"imported {report.imported} subscribers")
+    for line, why in report.skips[:50]:
+        click.echo(f"{file.name}:{line}: skipped: {why}")
+    if report.skipped > 50:
+        click.echo(f"… and {report.skipped - 50} more skipped")
+    click.echo(f"imported {report.imported} subscribers: {report.created} created, {report.updated} updated, "
+               f"{report.skipped} skipped")
 
 
 @main.group()
