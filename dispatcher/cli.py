@@ -66,6 +66,7 @@ def serve(host, port, workers) -> None:
         except OSError as exc:
             raise listen_error(settings.host, port, exc) from None
         click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
+        click.echo(await _channels_notice(settings, store), err=True)
         try:
             signum = await until_signalled()
             click.echo(f"{signum.name}: stopping (intake closed, batches in flight finishing)", err=True)
@@ -79,6 +80,15 @@ def serve(host, port, workers) -> None:
     finally:
         _ignore_stop_signals()
         store.close()
+
+
+async def _channels_notice(settings: Settings, store) -> str:
+    from .startup import channels_notice, fallback_count
+    redis = store.aio(max_connections=2)
+    try:
+        return channels_notice(settings, await fallback_count(redis, settings.shard_size, settings.channels))
+    finally:
+        await redis.aclose()
 
 
 @main.command()
@@ -191,14 +201,23 @@ def keys_create(name: str, role: str, scopes: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--only", multiple=True, help="Start only these simulators (hms, fcm, apns, webpush, sms, smpp).")
-def simulate(only: tuple[str, ...]) -> None:
-    """Run the provider simulators on loopback and print the settings that point warncast at them."""
-    from loadtest.simulators.run import ALL, serve_forever
-    try:
-        _run(serve_forever(tuple(only) or ALL))
-    except KeyboardInterrupt:
-        pass
+@click.option("--only", multiple=True, type=click.Choice(["hms", "fcm", "apns", "webpush", "sms", "smpp"]),
+              help="Start only these simulators (repeatable).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the simulators listen on.")
+@click.option("--port-base", type=click.IntRange(0, 65_530), default=None,
+              help="hms, fcm, apns, webpush, sms and smpp listen on this port and the next five "
+                   "(0 picks free ports; default 9101-9104, 9201 and 2775).")
+def simulate(only: tuple[str, ...], host: str, port_base: int | None) -> None:
+    """Run the provider simulators and print the settings that point warncast at them; Ctrl-C or SIGTERM stops them."""
+    from loadtest.simulators.run import ALL, ports_from, serve_forever
+
+    from .listen import check_can_listen
+    names = tuple(dict.fromkeys(only)) or ALL
+    ports = ports_from(port_base)
+    for name in names:
+        if ports[name]:
+            check_can_listen(host, ports[name], hint="choose other ports with --port-base (0 picks free ones)")
+    sys.exit(_run(serve_forever(names, host, port_base)))
 
 
 @main.command()

@@ -55,8 +55,8 @@ def wait_ready(url: str, proc: subprocess.Popen, deadline_s: float = 60) -> None
 
 def output(proc: subprocess.Popen) -> str:
     """What the server printed so far (stdout and stderr, kept in a file so a full pipe never blocks it)."""
-    proc.stdout.seek(0)
-    return proc.stdout.read().decode("utf-8", "replace")
+    proc.log.seek(0)
+    return proc.log.read().decode("utf-8", "replace")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -75,8 +75,9 @@ def serving(env: dict[str, str], cwd: Path | None = None, args: tuple[str, ...] 
     """`warncast serve` on a free port with the given environment; yields (url, env for the CLI, the process)."""
     port = free_port()
     env = {**env, "WARNCAST_PORT": str(port)}
-    proc = subprocess.Popen([WARNCAST, "serve", *args], env=env, cwd=cwd, stdout=tempfile.TemporaryFile(),
-                            stderr=subprocess.STDOUT)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([WARNCAST, "serve", *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)
