@@ -76,6 +76,11 @@ class AlertRecord:
     references: list[int] = field(default_factory=list)
     expires_at: float | None = None
     approved_by: str = ""
+    #: The organisation that issued it and the id of the key it used (see auth.may_amend).
+    org: str = ""
+    key_id: int | None = None
+    #: Other organisations an operator allowed to update or cancel it.
+    delegates: tuple[str, ...] = ()
     #: Who rejected a held alert, why and when: shown to its issuer with the alert.
     rejection: dict | None = None
 
@@ -91,6 +96,7 @@ class AlertRecord:
             "status": a.status, "msgType": a.msg_type, "scope": a.scope, "lifecycle": self.lifecycle.value,
             "severity": a.severity(), "urgency": a.urgency(), "event": info.event if info else None,
             "headline": info.headline if info else None, "lane": self.lane, "issuer": self.issuer,
+            "org": self.org, "delegates": list(self.delegates),
             "regions": [{"code": c, "name": regions.name(c, "zh-CN"), "name_en": regions.name(c, "en")}
                         for c in a.geocodes()],
             "accepted_at": self.accepted_at, "expires_at": self.expires_at, "references": self.references,
@@ -116,13 +122,16 @@ class AlertStore:
         self._cas = Lua(redis, CAS_LIFECYCLE)
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
-                     now: float | None = None) -> tuple[AlertRecord, bool]:
+                     now: float | None = None, *, org: str = "", key_id: int | None = None
+                     ) -> tuple[AlertRecord, bool]:
         """Store a validated alert. Returns (record, created); an identical resubmission returns the
-        existing record with created=False; the same identity with other content is a Conflict."""
+        existing record with created=False; the same identity with other content is a Conflict.
+        Identity is per organisation: another organisation's alert never blocks or answers for it."""
         now = time.time() if now is None else now
         xml = cap.to_xml(alert)
         digest = _digest(xml)
-        identity = ",".join(alert.identity())
+        triple = ",".join(alert.identity())
+        identity = f"{org}|{triple}"
         existing = await self.redis.hget(keys.ALERT_IDENTITY, identity)
         if existing is not None:
             return await self._same_or_conflict(int(existing), digest, identity), False
@@ -130,27 +139,28 @@ class AlertStore:
         if expires is not None and expires.timestamp() <= now:
             raise Rejected("alert has expired", [{"path": "alert/info/expires",
                                                   "message": f"expired at {expires.isoformat()}; nothing would be sent"}])
-        refs = await self.resolve_references(alert)
+        refs = await self.resolve_references(alert, org)
         alert_id = int(await self.redis.incr(keys.ALERT_SEQ))
         if not await self.redis.hsetnx(keys.ALERT_IDENTITY, identity, alert_id):
             other = int(await self.redis.hget(keys.ALERT_IDENTITY, identity))
             return await self._same_or_conflict(other, digest, identity), False
         lifecycle = Lifecycle.HELD if hold else (Lifecycle.SENDING if fans_out(alert) else Lifecycle.STORED)
         rec = AlertRecord(alert_id, alert, xml, lifecycle, now, issuer, lane_for(alert), refs,
-                          expires.timestamp() if expires else None)
+                          expires.timestamp() if expires else None, org=org, key_id=key_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.alert(alert_id), mapping={
             "xml": xml, "digest": digest, "lifecycle": lifecycle.value, "accepted_at": repr(now),
             "issuer": issuer, "lane": rec.lane, "refs": orjson.dumps(refs),
-            "expires_at": repr(rec.expires_at) if rec.expires_at else "",
+            "expires_at": repr(rec.expires_at) if rec.expires_at else "", "org": org,
+            "key_id": "" if key_id is None else key_id,
         })
         pipe.zadd(keys.ALERT_INDEX, {alert_id: now})
+        pipe.zadd(keys.alerts_of(org), {alert_id: now})
+        pipe.hsetnx(keys.ALERT_REFERENCE, triple, alert_id)
         if lifecycle is Lifecycle.SENDING:
             pipe.sadd(keys.FANOUT_PENDING, alert_id)
         if alert.scope == "Public" and alert.status == "Actual":
             pipe.zadd(keys.ACTIVE_ALERTS, {alert_id: rec.expires_at or now + 86_400 * 365})
-        pipe.xadd(keys.AUDIT, {"action": "accept", "alert": alert_id, "by": issuer, "identity": identity,
-                               "t": repr(now)}, maxlen=100_000, approximate=True)
         await pipe.execute()
         self._cache[alert_id] = rec
         return rec, True
@@ -162,11 +172,15 @@ class AlertStore:
                            [{"path": "alert/identifier", "message": "already used for a different alert"}])
         return await self.get(alert_id)
 
-    async def resolve_references(self, alert: cap.Alert) -> list[int]:
+    async def resolve_references(self, alert: cap.Alert, org: str = "") -> list[int]:
+        """Alert ids of the references: the referencing organisation's own alert of that identity
+        first, else the first alert stored with it (whether it may be amended is checked by the caller)."""
         if not alert.references:
             return []
         identities = [",".join(r.identity()) for r in alert.references]
-        found = await self.redis.hmget(keys.ALERT_IDENTITY, identities)
+        own = await self.redis.hmget(keys.ALERT_IDENTITY, [f"{org}|{i}" for i in identities])
+        anyone = await self.redis.hmget(keys.ALERT_REFERENCE, identities)
+        found = [o if o is not None else a for o, a in zip(own, anyone)]
         return [int(f) for f in found if f is not None]
 
     async def unknown_references(self, alert: cap.Alert) -> list[str]:
@@ -175,7 +189,7 @@ class AlertStore:
         if not alert.references:
             return []
         identities = [",".join(r.identity()) for r in alert.references]
-        found = await self.redis.hmget(keys.ALERT_IDENTITY, identities)
+        found = await self.redis.hmget(keys.ALERT_REFERENCE, identities)
         return [i for i, f in zip(identities, found) if f is None]
 
     async def get(self, alert_id: int) -> AlertRecord:
@@ -188,7 +202,10 @@ class AlertStore:
             alert_id, alert, raw[b"xml"], Lifecycle(raw[b"lifecycle"].decode()), float(raw[b"accepted_at"]),
             raw[b"issuer"].decode(), raw[b"lane"].decode(), orjson.loads(raw[b"refs"]),
             float(raw[b"expires_at"]) if raw.get(b"expires_at") else None,
-            raw.get(b"approved_by", b"").decode(), _rejection(raw))
+            raw.get(b"approved_by", b"").decode(), org=raw.get(b"org", b"").decode(),
+            key_id=int(raw[b"key_id"]) if raw.get(b"key_id") else None,
+            delegates=tuple(sorted(k[9:].decode() for k in raw if k.startswith(b"delegate:"))),
+            rejection=_rejection(raw))
         self._cache[alert_id] = rec
         return rec
 
@@ -205,7 +222,7 @@ class AlertStore:
             return False
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.alert(alert_id), "lifecycle", value.value)
-        pipe.xadd(keys.AUDIT, {"action": value.value, "alert": alert_id, "by": by, "t": repr(time.time())},
+        pipe.xadd(keys.LIFECYCLE_LOG, {"lifecycle": value.value, "alert": alert_id, "by": by, "t": repr(time.time())},
                   maxlen=100_000, approximate=True)
         if value in STOPPED:
             pipe.zrem(keys.ACTIVE_ALERTS, alert_id)
@@ -219,38 +236,40 @@ class AlertStore:
         if rec.lifecycle is Lifecycle.HELD and by == rec.issuer:
             raise Conflict("an alert must be approved by someone other than its issuer")
         after = Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED
-        await self._leave_held(alert_id, after, by, {"approved_by": by})
+        await self._leave_held(alert_id, after, {"approved_by": by})
         return await self.get(alert_id)
 
     async def reject(self, alert_id: int, by: str, reason: str, now: float | None = None) -> AlertRecord:
         """Refuse a held alert: it is never sent, and its issuer sees who refused it and why."""
         await self.get(alert_id)
         now = time.time() if now is None else now
-        await self._leave_held(alert_id, Lifecycle.REJECTED, by,
+        await self._leave_held(alert_id, Lifecycle.REJECTED,
                                {"rejected_by": by, "reject_reason": reason, "rejected_at": repr(now)})
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(keys.ACTIVE_ALERTS, alert_id)
-        pipe.xadd(keys.AUDIT, {"action": "rejected", "alert": alert_id, "by": by, "reason": reason, "t": repr(now)},
-                  maxlen=100_000, approximate=True)
-        await pipe.execute()
+        await self.redis.zrem(keys.ACTIVE_ALERTS, alert_id)
         self._cache.pop(alert_id, None)
         return await self.get(alert_id)
 
-    async def _leave_held(self, alert_id: int, after: Lifecycle, by: str, fields: dict[str, str]) -> None:
-        """One compare-and-set from held, so an approval and a rejection never both happen."""
+    async def _leave_held(self, alert_id: int, after: Lifecycle, fields: dict[str, str]) -> None:
+        """One compare-and-set from held, so an approval and a rejection never both happen (the
+        endpoints record who did it in the audit trail)."""
         args = [Lifecycle.HELD.value, after.value] + [x for kv in fields.items() for x in kv]
         before = await self._cas([keys.alert(alert_id)], args)
         before = before.decode() if isinstance(before, bytes) else before
         if before != Lifecycle.HELD.value:
             raise Conflict(f"alert {alert_id} is {before}, not waiting for approval")
-        if after is not Lifecycle.REJECTED:
-            await self.redis.xadd(keys.AUDIT, {"action": after.value, "alert": alert_id, "by": by,
-                                               "t": repr(time.time())}, maxlen=100_000, approximate=True)
         if alert_id in self._cache:
             self._cache[alert_id].lifecycle = after
 
-    async def list(self, limit: int = 50, before: float | None = None) -> list[AlertRecord]:
-        ids = await self.redis.zrevrangebyscore(keys.ALERT_INDEX, before or "+inf", "-inf", start=0, num=limit)
+    async def delegate(self, alert_id: int, org: str) -> AlertRecord:
+        """Let another organisation update or cancel this alert (recorded on the alert)."""
+        await self.get(alert_id)
+        await self.redis.hset(keys.alert(alert_id), f"delegate:{org}", "1")
+        return await self.get(alert_id)
+
+    async def list(self, limit: int = 50, before: float | None = None, org: str | None = None) -> list[AlertRecord]:
+        """Newest first; with ``org``, only that organisation's alerts (filtered before the limit)."""
+        index = keys.ALERT_INDEX if org is None else keys.alerts_of(org)
+        ids = await self.redis.zrevrangebyscore(index, before or "+inf", "-inf", start=0, num=limit)
         return [await self.get(int(i)) for i in ids]
 
     async def recent_ids(self, since: float) -> list[int]:

@@ -1,20 +1,17 @@
-"""Who is calling and what they may touch: API keys (stored hashed) with roles and region scopes,
-and subscriber tokens (see subscribers.store)."""
+"""Who is calling and what they may touch: API keys (see apikeys) with roles, region scopes, an
+organisation and CAP senders; subscriber tokens (see subscribers.store).
+
+Alert ownership goes through ``may_amend``: an issuer may read and amend its own organisation's
+alerts and those an operator delegated to its organisation; operators and admins may amend all.
+"""
 from __future__ import annotations
 
-import hashlib
-from math import cos, radians
-import hmac
-import secrets
-import time
 from dataclasses import dataclass, field
 
-import orjson
-
-from . import cap, keys
+from . import cap
+from .apikeys import ROLES, KeyStore  # noqa: F401  (re-exported: callers import them from here)
 from .errors import Forbidden, Unauthorized
-
-ROLES = ("issuer", "operator", "admin")
+from .scopes import allowed_region, outside, parse_bbox  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -23,6 +20,9 @@ class Caller:
     role: str                                   #: issuer / operator / admin / subscriber
     scopes: tuple[str, ...] = field(default=())  #: region-code prefixes an issuer may alert; "*" = all
     subscriber_id: int | None = None
+    key_id: int | None = None                   #: the API key's id; None for the bootstrap admin key
+    org: str = ""                               #: the organisation the key acts for
+    senders: tuple[str, ...] = ()               #: CAP senders bound to the key ("" = any its org may use)
 
     def require(self, *roles: str) -> None:
         if self.role not in roles:
@@ -34,88 +34,71 @@ class Caller:
         if self.subscriber_id != sid:
             raise Forbidden("a subscriber token gives access to its own record only")
 
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-class KeyStore:
-    def __init__(self, redis, admin_key: str = ""):
-        self.redis = redis
-        self.admin_key = admin_key
-
-    async def create(self, name: str, role: str, scopes: list[str] | None = None) -> str:
-        """A new key, returned once; only its hash is stored."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        scopes = scopes or (["*"] if role != "issuer" else [])
-        if role == "issuer" and not scopes:
-            raise ValueError("an issuer key needs scopes: region-code prefixes such as 110105, or *")
-        for s in scopes:
-            if s != "*" and not (s.isdigit() and len(s) in (2, 4, 6, 9, 12)) and parse_bbox(s) is None:
-                raise ValueError(f"scope {s!r} is not a region code of 2/4/6/9/12 digits, "
-                                 "bbox:south,west,north,east, or *")
-        key = f"wk_{secrets.token_urlsafe(32)}"
-        await self.redis.hset(keys.API_KEYS, _hash(key),
-                              orjson.dumps({"name": name, "role": role, "scopes": scopes, "created": time.time()}))
-        await self.redis.xadd(keys.AUDIT, {"action": "key-created", "name": name, "role": role, "t": repr(time.time())},
-                              maxlen=100_000, approximate=True)
-        return key
-
-    async def authenticate(self, key: str) -> Caller | None:
-        if self.admin_key and hmac.compare_digest(key.encode(), self.admin_key.encode()):
-            return Caller("admin", "admin", ("*",))
-        raw = await self.redis.hget(keys.API_KEYS, _hash(key))
-        if raw is None:
-            return None
-        d = orjson.loads(raw)
-        return Caller(d["name"], d["role"], tuple(d["scopes"]))
-
-    async def list(self) -> list[dict]:
-        return [{k: v for k, v in orjson.loads(raw).items()} for raw in (await self.redis.hgetall(keys.API_KEYS)).values()]
+    @property
+    def label(self) -> str:
+        """How logs and the audit trail name the caller: "key 7 (chaoyang-emergency)"."""
+        return self.name if self.key_id is None else f"key {self.key_id} ({self.name})"
 
 
-def parse_bbox(scope: str) -> tuple[float, float, float, float] | None:
-    """A geometry scope "bbox:south,west,north,east" (degrees), or None if it is not one."""
-    if not scope.startswith("bbox:"):
-        return None
-    try:
-        south, west, north, east = (float(x) for x in scope[5:].split(","))
-    except ValueError:
-        return None
-    if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
-        return None
-    return south, west, north, east
+def same_issuer(caller: Caller, record) -> bool:
+    """Whether the record (an AlertRecord) was issued by the caller's organisation."""
+    return bool(caller.org) and getattr(record, "org", None) == caller.org
 
 
-def _inside(lat: float, lon: float, boxes) -> bool:
-    return any(s <= lat <= n and w <= lon <= e for s, w, n, e in boxes)
+def may_amend(caller: Caller, record) -> bool:
+    """Whether the caller may read, update or cancel the alert: operators and admins always;
+    an issuer for its own organisation's alerts and for those delegated to its organisation."""
+    if caller.role in ("operator", "admin"):
+        return True
+    if caller.role != "issuer":
+        return False
+    return same_issuer(caller, record) or caller.org in getattr(record, "delegates", ())
+
+
+def require_amend(caller: Caller, record) -> None:
+    if not may_amend(caller, record):
+        raise Forbidden(f"alert {record.id} belongs to another organisation and was not delegated to "
+                        f"{caller.org or caller.name}")
+
+
+async def authorize_sender(caller: Caller, alert: cap.Alert, key_store: KeyStore) -> None:
+    """An issuer publishes only with its own CAP senders: those bound to its key, and never one
+    that another organisation owns."""
+    if caller.role != "issuer":
+        return
+    problem = None
+    if caller.senders and alert.sender not in caller.senders:
+        problem = f"key {caller.key_id} may publish as {', '.join(caller.senders)} only"
+    else:
+        owner = await key_store.sender_owner(alert.sender)
+        if owner is not None and owner != caller.org:
+            problem = f"sender {alert.sender} belongs to another organisation"
+    if problem:
+        raise Forbidden(f"alert/sender: {problem}", [{"path": "alert/sender", "message": problem}])
 
 
 def authorize_alert(caller: Caller, alert: cap.Alert) -> None:
     """Issuers may alert only inside their scopes: every geocode under one of their region codes,
-    every polygon and circle inside one of their bounding boxes."""
+    every polygon and circle wholly inside the union of their bounding boxes."""
     caller.require("issuer", "admin")
     if "*" in caller.scopes:
         return
     codes_ok = [s for s in caller.scopes if s.isdigit()]
-    boxes = [b for b in map(parse_bbox, caller.scopes) if b]
+    region = allowed_region(caller.scopes)
+    boxes = ", ".join(s for s in caller.scopes if s.startswith("bbox:")) or "none"
     for i, info in enumerate(alert.infos):
         for j, area in enumerate(info.areas):
             where = f"alert/info[{i}]/area[{j}]"
             for code in (g.value for g in area.geocodes):
                 if not any(code.startswith(s) for s in codes_ok):
                     raise Forbidden(f"issuer {caller.name} may alert {', '.join(caller.scopes)} only; "
-                                    f"{where} names {code}")
-            shapes = [pt for poly in area.polygons for pt in poly]
-            shapes += [pt for lat, lon, r in area.circles
-                       for pt in ((lat - r / 111.0, lon), (lat + r / 111.0, lon),
-                                  (lat, lon - r / (111.0 * max(0.01, cos(radians(lat))))),
-                                  (lat, lon + r / (111.0 * max(0.01, cos(radians(lat))))))]
-            if shapes and not all(_inside(lat, lon, boxes) for lat, lon in shapes):
-                raise Forbidden(f"{where} draws a polygon or circle outside the bounding boxes issuer "
-                                f"{caller.name} may alert ({', '.join(s for s in caller.scopes if s.startswith('bbox:')) or 'none'})")
-            if not area.geocodes and not shapes:
+                                    f"{where} names {code}", [{"path": f"{where}/geocode", "message": code}])
+            shape = outside(region, area.polygons, area.circles)
+            if shape:
+                raise Forbidden(f"{where}/{shape} draws a polygon or circle outside the bounding boxes issuer "
+                                f"{caller.name} may alert ({boxes})",
+                                [{"path": f"{where}/{shape}", "message": "outside the issuer's bounding boxes"}])
+            if not area.geocodes and not area.polygons and not area.circles:
                 raise Forbidden(f"{where} names no region and draws no shape")
 
 

@@ -5,6 +5,7 @@ import asyncio
 import dataclasses
 import logging
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -167,7 +168,34 @@ def import_(file: Path) -> None:
 
 @main.group()
 def keys() -> None:
-    """Manage API keys."""
+    """Manage API keys: create, list, revoke, rotate."""
+
+
+def _on_redis(work):
+    """Run ``work(redis)`` against the configured Redis (attaching to a running embedded one)."""
+    from .store import open_store
+
+    store = open_store(Settings.from_env())
+
+    async def run():
+        redis = store.aio()
+        try:
+            return await work(redis)
+        finally:
+            await redis.aclose()
+
+    try:
+        return _run(run())
+    finally:
+        store.close()
+
+
+def _cli_user() -> str:
+    import getpass
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
 
 
 @keys.command("create")
@@ -176,28 +204,118 @@ def keys() -> None:
 @click.option("--scope", "scopes", multiple=True,
               help="What an issuer may alert (repeatable): a region-code prefix such as 110105, "
                    "a bounding box for polygons and circles as bbox:south,west,north,east, or * for everywhere.")
-def keys_create(name: str, role: str, scopes: tuple[str, ...]) -> None:
-    """Create an API key; it is printed once and stored only as a hash."""
+@click.option("--org", default=None,
+              help="Organisation the key acts for; keys of one organisation share its alerts "
+                   "(default: the key is an organisation of its own).")
+@click.option("--sender", "senders", multiple=True,
+              help="CAP sender the key may publish as (repeatable); binds the sender to the organisation.")
+def keys_create(name: str, role: str, scopes: tuple[str, ...], org: str | None, senders: tuple[str, ...]) -> None:
+    """Create an API key; its secret is printed once and stored only as a hash."""
+    from . import audit
     from .auth import KeyStore
-    from .store import open_store
 
-    settings = Settings.from_env()
-    store = open_store(settings)
-
-    async def run():
-        redis = store.aio()
-        try:
-            return await KeyStore(redis).create(name, role, list(scopes))
-        finally:
-            await redis.aclose()
+    async def work(redis):
+        rec, secret = await KeyStore(redis).create_record(name, role, list(scopes), org=org, senders=list(senders))
+        await audit.record(redis, audit.Action.KEY_CREATED, _cli_user(), "local", key=rec.id, name=rec.name,
+                           role=rec.role, scopes=rec.scopes, org=rec.org, senders=rec.senders)
+        return rec, secret
 
     try:
-        key = _run(run())
+        rec, secret = _on_redis(work)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
-    click.echo(key)
+    click.echo(f"key {rec.id} ({rec.name}, {rec.role}, organisation {rec.org}); the secret is shown once:", err=True)
+    click.echo(secret)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def keys_list(as_json: bool) -> None:
+    """List API keys (never their secrets), revoked ones included."""
+    from .auth import KeyStore
+
+    recs = _on_redis(lambda redis: KeyStore(redis).list())
+    if as_json:
+        click.echo(json.dumps([r.public() for r in recs], ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("id", "name", "role", "organisation", "scopes", "senders", "state")
+    for r in recs:
+        table.add_row(str(r.id), r.name, r.role, r.org, " ".join(r.scopes), " ".join(r.senders),
+                      "revoked" if r.revoked is not None else "active")
+    Console().print(table)
+
+
+def _key_change(key_id: int, change: str):
+    from . import audit
+    from .auth import KeyStore
+    from .errors import WarncastError
+
+    async def work(redis):
+        ks = KeyStore(redis)
+        rec, secret = (await ks.revoke(key_id), None) if change == "revoke" else await ks.rotate(key_id)
+        action = audit.Action.KEY_REVOKED if change == "revoke" else audit.Action.KEY_ROTATED
+        await audit.record(redis, action, _cli_user(), "local", key=rec.id, name=rec.name)
+        return rec, secret
+
+    try:
+        return _on_redis(work)
+    except WarncastError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=click.IntRange(1, 10**15))
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key: every process refuses it from now on."""
+    rec, _ = _key_change(key_id, "revoke")
+    click.echo(f"key {rec.id} ({rec.name}) revoked")
+
+
+@keys.command("rotate")
+@click.argument("key_id", type=click.IntRange(1, 10**15))
+def keys_rotate(key_id: int) -> None:
+    """Give a key a new secret (printed once); the old secret is refused from now on."""
+    rec, secret = _key_change(key_id, "rotate")
+    click.echo(f"key {rec.id} ({rec.name}) rotated; the new secret is shown once:", err=True)
+    click.echo(secret)
+
+
+@main.command("audit")
+@click.option("--export", "export_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every entry, oldest first, as NDJSON to this file ('-' for stdout).")
+@click.option("--action", default=None, help="Only entries of this action, e.g. key.revoked.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+def audit_(export_file: Path | None, action: str | None, limit: int) -> None:
+    """Show the audit trail (newest first), or export all of it as NDJSON."""
+    from . import audit
+
+    if action is not None and action not in {a.value for a in audit.Action}:
+        raise click.BadParameter("one of " + ", ".join(a.value for a in audit.Action), param_hint="--action")
+    if export_file is not None:
+        async def dump(redis):
+            n = 0
+            out = sys.stdout if str(export_file) == "-" else export_file.open("w", encoding="utf-8")
+            try:
+                async for e in audit.export(redis):
+                    if action is None or e["action"] == action:
+                        out.write(json.dumps(e, ensure_ascii=False) + "\n")
+                        n += 1
+            finally:
+                if out is not sys.stdout:
+                    out.close()
+            return n
+
+        n = _on_redis(dump)
+        click.echo(f"exported {n} entries to {export_file}", err=True)
+        return
+    entries, _ = _on_redis(lambda redis: audit.read(redis, action=action, limit=limit))
+    for e in entries:
+        when = datetime.fromtimestamp(e["t"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        who = e["name"] + (f" (key {e['key_id']})" if e["key_id"] is not None else "")
+        click.echo(f"{when}Z  {e['action']:<22} {who} from {e['remote']}: "
+                   f"{json.dumps(e['what'], ensure_ascii=False)}")
 
 
 @main.command()

@@ -7,6 +7,7 @@
      ├── Conflict           409 e.g. same (sender, identifier, sent) with other content
      ├── TooLarge           413 body over the limit
      ├── Rejected           422 valid CAP that cannot be accepted (expired, unknown references, …)
+     ├── TooManyRequests    429 over a rate limit; ``retry_after_s`` becomes Retry-After
      └── BadRequest         400 a client mistake with a field path
 """
 from __future__ import annotations
@@ -47,3 +48,11 @@ class Rejected(WarncastError):
 
 class BadRequest(WarncastError):
     status = 400
+
+
+class TooManyRequests(WarncastError):
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: int, errors: list[dict[str, str]] | None = None):
+        super().__init__(message, errors)
+        self.retry_after_s = max(1, int(retry_after_s))

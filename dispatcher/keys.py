@@ -13,11 +13,18 @@ SUBSCRIBER_SEQ = f"{PREFIX}:sub:seq"            #: INCR → next dense subscribe
 SUBSCRIBER_EXTERNAL = f"{PREFIX}:sub:external"  #: hash an operator's external_id → subscriber id
 ALERT_SEQ = f"{PREFIX}:alert:seq"               #: INCR → next alert id
 ALERT_INDEX = f"{PREFIX}:alerts"                #: zset alert id → accepted time (s)
-ALERT_IDENTITY = f"{PREFIX}:alerts:identity"    #: hash "sender,identifier,sent" → alert id
+ALERT_IDENTITY = f"{PREFIX}:alerts:identity"    #: hash "<org>|sender,identifier,sent" → alert id (per organisation)
+ALERT_REFERENCE = f"{PREFIX}:alerts:reference"  #: hash "sender,identifier,sent" → first alert id stored with it
 ACTIVE_ALERTS = f"{PREFIX}:alerts:active"       #: zset alert id → expires (s); for inbox and feed
 FANOUT_PENDING = f"{PREFIX}:fanout:pending"     #: set of alert ids whose fan-out has not finished
-API_KEYS = f"{PREFIX}:apikeys"                  #: hash sha256(key) → JSON {name, role, scopes}
-AUDIT = f"{PREFIX}:audit"                       #: stream of issuer and operator actions
+API_KEYS = f"{PREFIX}:apikeys"                  #: hash sha256(secret) → key id (only live keys)
+API_KEY_SEQ = f"{PREFIX}:apikey:seq"            #: INCR → next key id
+API_KEY_IDS = f"{PREFIX}:apikey:ids"            #: zset key id → created (s), revoked keys included
+SENDERS = f"{PREFIX}:senders"                   #: hash CAP sender → organisation that owns it
+AUDIT = f"{PREFIX}:audit"                       #: capped stream: who did what, when, from where
+LIFECYCLE_LOG = f"{PREFIX}:lifecycle-log"       #: capped stream of every alert lifecycle transition
+APPROVAL_RULE = f"{PREFIX}:approval-rule"         #: the approval severities the last process started with
+AUTH_FAILURES = f"{PREFIX}:authfail"            #: prefix: per-client-address failed-authentication counters
 INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries for live streams
 RETRY_SCHEDULE = f"{PREFIX}:retries"           #: zset "<alert>:<shard>" → when its queued retries are due
 RECEIPT_CHECKS = f"{PREFIX}:receipt-checks"    #: zset "<alert>:<shard>:<channel id>" → when receipts are overdue
@@ -31,6 +38,21 @@ def shard_tag(shard: int) -> str:
 
 def alert_tag(alert_id: int) -> str:
     return f"{{a{alert_id}}}"
+
+
+def api_key(key_id: int) -> str:
+    """hash: name, role, scopes, org, senders (JSON), created, revoked, rotated, digest."""
+    return f"{PREFIX}:apikey:{key_id}"
+
+
+def alerts_of(org: str) -> str:
+    """zset alert id → accepted time (s): the alerts one organisation issued."""
+    return f"{PREFIX}:alerts:org:{org}"
+
+
+def auth_failures(client: str) -> str:
+    """Counter of failed authentications from one client address; expires with its window."""
+    return f"{AUTH_FAILURES}:{client}"
 
 
 # -- per shard ------------------------------------------------------------

@@ -73,6 +73,9 @@ class Settings:
     lease_s: float = 10.0
     #: Actual alerts of these severities wait for an operator's approval before fan-out.
     approval_severities: tuple[str, ...] = ()
+    #: Failed authentications one client address may make per window before it is refused (429).
+    auth_failure_burst: int = 20
+    auth_failure_window_s: int = 60
     #: Recipients one fan-out step hands to a channel at most (bounded by the channel's own batch size).
     send_chunk: int = 4_096
     #: The address the public reaches this installation at (Atom feed links); default http://host:port.
@@ -104,6 +107,8 @@ class Settings:
             sms_signature=_env("WARNCAST_SMS_SIGNATURE", "北京市预警信息发布中心"),
             inbox_window_s=int(_env("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400))),
             send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
+            auth_failure_burst=int(_env("WARNCAST_AUTH_FAILURE_BURST", "20")),
+            auth_failure_window_s=int(_env("WARNCAST_AUTH_FAILURE_WINDOW_S", "60")),
             approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
             channels=_list(_env("WARNCAST_CHANNELS", "")),
             lease_s=float(_env("WARNCAST_LEASE_S", "10")),

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from channels import registry
 
+from .. import audit
 from ..auth import KeyStore
 from ..fanout import Engine
 from ..guard import RedisGuard
@@ -17,8 +18,8 @@ from ..receipts import ReceiptSink
 from ..settings import Settings
 from ..store import Store
 from . import context as ctx
-from .common import errors_middleware
-from . import callbacks, cap_feed, inbox, issuer, ops, subscriber_api
+from .common import errors_middleware, security_headers
+from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     app = web.Application(middlewares=[http_metrics_middleware, errors_middleware], client_max_size=settings.max_import_bytes)
     app[ctx.SETTINGS] = settings
     app[ctx.STORE] = store
+    app.on_response_prepare.append(security_headers)
 
     async def resources(app: web.Application):
         redis = store.aio()
@@ -56,6 +58,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             reaper = asyncio.ensure_future(_reap_forever(engine))
         app[ctx.REDIS], app[ctx.ENGINE], app[ctx.POOL], app[ctx.RECEIPTS] = redis, engine, pool, sink
         app[ctx.KEYS] = KeyStore(redis, settings.admin_key)
+        await audit.approval_rule(redis, settings.approval_severities)
         app[ctx.HUB] = inbox.StreamHub(redis)
         await app[ctx.HUB].start()
         if pool:
@@ -78,4 +81,6 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     ops.setup(app)
     cap_feed.setup(app)
     callbacks.setup(app)
+    keys_api.setup(app)
+    audit_api.setup(app)
     return app

@@ -20,7 +20,7 @@ from ..alerts import AlertRecord
 from ..errors import BadRequest, NotFound
 from ..public import is_public
 from . import context as ctx
-from .common import int_param
+from .common import int_param, path_id
 
 ATOM = "http://www.w3.org/2005/Atom"
 GEORSS = "http://www.georss.org/georss"
@@ -132,11 +132,8 @@ async def feed(request: web.Request) -> web.Response:
 
 async def public_cap(request: web.Request) -> web.Response:
     """The CAP 1.2 XML of a public alert (what the feed links to); 404 for anything not public."""
-    raw = request.match_info["id"]
-    if len(raw) > 18:
-        raise NotFound("no such public alert")
     try:
-        rec = await request.app[ctx.ENGINE].alerts.get(int(raw))
+        rec = await request.app[ctx.ENGINE].alerts.get(path_id(request))
     except NotFound:
         raise NotFound("no such public alert") from None
     if not is_public(rec):

@@ -11,14 +11,16 @@ from aiohttp import web
 
 from subscribers.columns import CHANNEL_NAMES
 
-from .. import cap, intake, keys
+from .. import audit, cap, intake, keys
 from ..alerts import STOPPED, AlertRecord, Lifecycle
-from ..auth import Caller, authorize_alert
+from ..apikeys import KeyFieldError, check_fields
+from ..audit import Action
+from ..auth import Caller, authorize_alert, authorize_sender, may_amend, require_amend, same_issuer
 from ..delivery import State, states
-from ..errors import BadRequest, Forbidden, Rejected
+from ..errors import BadRequest, Conflict, Forbidden, Rejected
 from ..stats import alert_stats
 from . import context as ctx
-from .common import caller, error_body, int_param, json_response, path_id, read_json, read_limited
+from .common import caller, error_body, int_param, json_response, path_id, read_json, read_limited, remote
 
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml", "application/json")
 
@@ -33,8 +35,7 @@ def _cap_error_status(exc: cap.CapError) -> int:
 
 async def _visible(request: web.Request, who: Caller, alert_id: int) -> AlertRecord:
     rec = await request.app[ctx.ENGINE].alerts.get(alert_id)
-    if who.role == "issuer" and rec.issuer != who.name:
-        raise Forbidden(f"alert {alert_id} was issued by another issuer")
+    require_amend(who, rec)
     return rec
 
 
@@ -60,15 +61,23 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert,
     app = request.app
     engine = app[ctx.ENGINE]
     authorize_alert(who, alert)
+    await authorize_sender(who, alert, app[ctx.KEYS])
     warnings = list(warnings or []) + intake.reference_warnings(await engine.alerts.unknown_references(alert))
-    refs = await engine.alerts.resolve_references(alert)
-    if alert.msg_type in ("Update", "Cancel") and who.role != "admin":
+    refs = await engine.alerts.resolve_references(alert, who.org)
+    if alert.msg_type in ("Update", "Cancel"):
         for ref in refs:
-            if (await engine.alerts.get(ref)).issuer != who.name:
-                raise Forbidden(f"alert {ref} was issued by another issuer; only it or an admin may "
-                                f"{alert.msg_type.lower()} it")
+            rec = await engine.alerts.get(ref)
+            if not may_amend(who, rec):
+                raise Forbidden(f"alert {ref} belongs to another organisation; only it, an organisation it "
+                                f"was delegated to, or an operator may {alert.msg_type.lower()} it",
+                                [{"path": "alert/references", "message": f"alert {ref} is not yours to amend"}])
     hold = alert.severity() in app[ctx.SETTINGS].approval_severities and alert.status == "Actual"
-    rec, created = await engine.alerts.accept(alert, who.name, hold=hold)
+    rec, created = await engine.alerts.accept(alert, who.name, hold=hold, org=who.org, key_id=who.key_id)
+    if created:
+        action = Action.ALERT_CANCELLED if alert.msg_type == "Cancel" else Action.ALERT_PUBLISHED
+        await audit.record(app[ctx.REDIS], action, who, remote(request), alert=rec.id, identifier=alert.identifier,
+                           sender=alert.sender, msgType=alert.msg_type, lifecycle=rec.lifecycle.value,
+                           references=rec.references)
     if created and not hold:
         await start_fanout(app, rec, who.name)
     body = {**rec.summary(), "created": created, "errors": [],
@@ -99,9 +108,8 @@ async def list_alerts(request: web.Request) -> web.Response:
     who = await caller(request)
     who.require("issuer", "operator", "admin")
     limit = int_param(request, "limit", 50, 1, 500)
-    recs = await request.app[ctx.ENGINE].alerts.list(limit=limit)
-    if who.role == "issuer":
-        recs = [r for r in recs if r.issuer == who.name]
+    org = who.org if who.role == "issuer" else None
+    recs = await request.app[ctx.ENGINE].alerts.list(limit=limit, org=org)
     return json_response({"alerts": [r.summary() for r in recs]})
 
 
@@ -181,7 +189,13 @@ async def approve(request: web.Request) -> web.Response:
     who = await caller(request)
     who.require("operator", "admin")
     engine = request.app[ctx.ENGINE]
-    rec = await engine.alerts.approve(path_id(request), by=who.name)
+    alert_id = path_id(request)
+    held = await engine.alerts.get(alert_id)
+    if who.key_id is not None and held.key_id == who.key_id:
+        raise Conflict("an alert must be approved by someone other than its issuer")
+    rec = await engine.alerts.approve(alert_id, by=who.name)
+    await audit.record(request.app[ctx.REDIS], Action.ALERT_APPROVED, who, remote(request), alert=rec.id,
+                       identifier=rec.alert.identifier)
     await start_fanout(request.app, rec, who.name)
     return json_response(rec.summary(), status=202)
 
@@ -202,6 +216,8 @@ async def reject(request: web.Request) -> web.Response:
     if len(reason) > MAX_REASON:
         raise BadRequest("reason is too long", [{"field": "reason", "message": f"at most {MAX_REASON} characters"}])
     rec = await request.app[ctx.ENGINE].alerts.reject(path_id(request), by=who.name, reason=reason.strip())
+    await audit.record(request.app[ctx.REDIS], Action.ALERT_REJECTED, who, remote(request), alert=rec.id,
+                       identifier=rec.alert.identifier, reason=reason.strip())
     return json_response(rec.summary())
 
 
@@ -226,7 +242,7 @@ async def cancel(request: web.Request) -> web.Response:
         if note is not None and not isinstance(note, str):
             raise BadRequest("note must be text", [{"field": "note", "message": "must be a string"}])
     cancel_alert = cap.Alert(
-        identifier=f"{a.identifier}-cancel-{int(time.time())}", sender=a.sender, sent=sent,
+        identifier=f"{a.identifier}-cancel-{int(time.time())}", sender=_cancel_sender(who, rec), sent=sent,
         sent_text=cap.format_datetime(sent), status=a.status, msg_type="Cancel", scope=a.scope,
         restriction=a.restriction, addresses=list(a.addresses), note=note or "cancelled by the issuer",
         references=[cap.Reference(a.sender, a.identifier, a.sent_text)],
@@ -234,12 +250,37 @@ async def cancel(request: web.Request) -> web.Response:
     return await accept(request, who, cancel_alert)
 
 
+def _cancel_sender(who: Caller, rec: AlertRecord) -> str:
+    """The Cancel goes out under the alert's sender, or the delegate organisation's own."""
+    if who.role != "issuer" or same_issuer(who, rec):
+        return rec.alert.sender
+    return who.senders[0] if who.senders else who.org
+
+
 def _cancel_info(info: cap.Info) -> cap.Info:
     return cap.Info(language=info.language, categories=list(info.categories), event=info.event,
                     urgency=info.urgency, severity=info.severity, certainty=info.certainty,
                     sender_name=info.sender_name, headline=info.headline, expires=info.expires,
-                    areas=[cap.Area(area_desc=a.area_desc, geocodes=list(a.geocodes)) for a in info.areas],
+                    areas=[cap.Area(area_desc=a.area_desc, geocodes=list(a.geocodes), polygons=list(a.polygons),
+                                    circles=list(a.circles)) for a in info.areas],
                     parameters=list(info.parameters))
+
+
+async def delegate(request: web.Request) -> web.Response:
+    """An operator lets another organisation update or cancel an alert: {"org": "<organisation>"}."""
+    who = await caller(request)
+    who.require("operator", "admin")
+    alert_id = path_id(request)
+    body = await read_json(request, 4096)
+    org = body.get("org") if isinstance(body, dict) else None
+    try:
+        check_fields("delegate", "operator", ["*"], org if isinstance(org, str) else "", [])
+    except KeyFieldError as exc:
+        raise BadRequest(f"org: {exc}", [{"field": "org", "message": str(exc)}]) from None
+    rec = await request.app[ctx.ENGINE].alerts.delegate(alert_id, org)
+    await audit.record(request.app[ctx.REDIS], Action.ALERT_DELEGATED, who, remote(request), alert=rec.id,
+                       org=org)
+    return json_response(rec.summary())
 
 
 def setup(app: web.Application) -> None:
@@ -253,3 +294,4 @@ def setup(app: web.Application) -> None:
     r.add_post(r"/api/v1/alerts/{id:\d+}/approve", approve)
     r.add_post(r"/api/v1/alerts/{id:\d+}/reject", reject)
     r.add_post(r"/api/v1/alerts/{id:\d+}/cancel", cancel)
+    r.add_post(r"/api/v1/alerts/{id:\d+}/delegate", delegate)

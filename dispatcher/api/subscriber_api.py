@@ -12,9 +12,11 @@ from subscribers.errors import NotFound as SubscriberNotFound
 from subscribers.errors import ValidationError
 from subscribers.importer import detect_format, import_bytes
 
+from .. import audit
+from ..audit import Action
 from ..errors import BadRequest, NotFound
 from . import context as ctx
-from .common import caller, json_response, path_id, read_json
+from .common import caller, json_response, path_id, read_json, remote
 
 
 def _store(request):
@@ -93,6 +95,9 @@ async def import_subscribers(request: web.Request) -> web.Response:
                          [{"field": "Content-Type", "message": f"unsupported {ctype}"}])
     body = await request.read()
     report = await import_bytes(_store(request), body, detect_format("", ctype))
+    if not report.errors:
+        await audit.record(request.app[ctx.REDIS], Action.SUBSCRIBERS_IMPORTED, who, remote(request),
+                           imported=report.imported, lines=report.lines, format=detect_format("", ctype))
     return json_response(report.as_dict(), status=422 if report.errors else 200)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import orjson
 import pytest
 
 from dispatcher import keys
@@ -45,8 +46,9 @@ async def test_rejected_alert_is_never_sent_and_the_issuer_reads_why(held_api, r
     _, inbox = await api.call("GET", "/api/v1/inbox", sub["token"])
     assert inbox["alerts"] == []
     assert redis_sync.zscore(keys.ACTIVE_ALERTS, alert_id) is None
-    audit = [e for _, e in redis_sync.xrange(keys.AUDIT) if e[b"action"] == b"rejected"]
-    assert [(e[b"alert"], e[b"by"]) for e in audit] == [(str(alert_id).encode(), b"ops")]
+    audit = [orjson.loads(e[b"what"]) for _, e in redis_sync.xrange(keys.AUDIT) if e[b"action"] == b"alert.rejected"]
+    assert audit == [{"alert": alert_id, "identifier": audit[0]["identifier"],
+                      "reason": "wrong district: the storm is over Haidian"}]
 
 
 @pytest.mark.parametrize("who, body, status, field", [
