@@ -109,3 +109,40 @@ OPENAPI = {
         "/api/v1/openapi.json": {"get": _op("This document", "public", {"200": "OpenAPI"}, security=False)},
     },
 }
+
+
+# -- access: keys, delegation, the audit trail --------------------------------
+_KEY_BODY = {"type": "object", "required": ["name", "role"], "properties": {
+    "name": {"type": "string"}, "role": {"type": "string", "enum": ["issuer", "operator", "admin"]},
+    "scopes": {"type": "array", "items": {"type": "string"}}, "org": {"type": "string"},
+    "senders": {"type": "array", "items": {"type": "string"}}}}
+
+
+def _json_body(op: dict, schema: dict) -> dict:
+    op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    return op
+
+
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+OPENAPI["paths"]["/api/v1/alerts"]["get"]["parameters"] = [_LIMIT]
+OPENAPI["paths"].update({
+    "/api/v1/alerts/{id}/delegate": {"post": _json_body(_op(
+        "Let another organisation update or cancel an alert (operator)", "operator",
+        {"200": "the alert, with its delegates", **ERR}, params=[ID]),
+        {"type": "object", "required": ["org"], "properties": {"org": {"type": "string"}}})},
+    "/api/v1/keys": {
+        "get": _op("API keys, revoked ones included; never their secrets (admin)", "admin", {"200": "keys", **ERR}),
+        "post": _json_body(_op("Create an API key; its secret is in this answer only (admin)", "admin",
+                               {"201": "the key and its secret", **ERR}), _KEY_BODY),
+    },
+    "/api/v1/keys/{id}/revoke": {"post": _op("Revoke a key: refused from now on by every process (admin)", "admin",
+                                             {"200": "the key", **ERR, "409": "already revoked"}, params=[ID])},
+    "/api/v1/keys/{id}/rotate": {"post": _op("A new secret for a key; the old one is refused (admin)", "admin",
+                                             {"200": "the key and its new secret", **ERR, "409": "revoked"},
+                                             params=[ID])},
+    "/api/v1/audit": {"get": _op(
+        "The audit trail, newest first (operator)", "operator", {"200": "entries and next_cursor", **ERR},
+        params=[{"name": "action", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}}])},
+})

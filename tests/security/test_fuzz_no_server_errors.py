@@ -1,0 +1,120 @@
+"""The fuzz suite: schemathesis generates requests for every operation of the project's own
+OpenAPI document (valid and invalid data) against a real API server on the embedded Redis,
+and no answer may be a server error. ``WARNCAST_FUZZ_EXAMPLES`` sets the examples per
+operation and credential (default 12, about a minute for the whole suite)."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import os
+import threading
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from dispatcher.api import context as ctx
+from dispatcher.api.openapi import OPENAPI
+from dispatcher.server import start_server
+from dispatcher.settings import Settings
+
+EXAMPLES = int(os.environ.get("WARNCAST_FUZZ_EXAMPLES", "12"))
+#: Bytes of an answer read at most (event streams do not end by themselves).
+READ_BYTES = 64 * 1024
+STREAMS = ("/api/v1/inbox/stream", "/api/v1/alerts/{id}/events")
+#: Numbers as attackers write them, put in every path and query parameter besides what is generated.
+HOSTILE = ["²", "--1", "9" * 5000, "٣", "-0", "1e3", " 7", "0x10", "18446744073709551616", "-9" * 30, "", "NaN"]
+_turn = itertools.count()
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value) -> bytes:
+    """Generated values as lines of text (the import endpoint reads NDJSON)."""
+    return str(value).encode("utf-8", "surrogatepass")
+
+
+schema = schemathesis.openapi.from_dict(OPENAPI)
+schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
+
+
+class Server:
+    """The API in a thread of its own (schemathesis calls it synchronously)."""
+
+    def __init__(self, store, data_dir):
+        self.store, self.data_dir = store, data_dir
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._start())
+        except BaseException as exc:          # reported by start()
+            self.error = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.runner.cleanup())
+
+    async def _start(self) -> None:
+        s = dataclasses.replace(Settings(data_dir=self.data_dir, workers=1), auth_failure_burst=0)
+        self.runner, self.url, app = await start_server(s, self.store, port=0)
+        ks = app[ctx.KEYS]
+        self.tokens = {"admin": await ks.create("fuzz-admin", "admin"),
+                       "issuer": await ks.create("fuzz-issuer", "issuer", ["11", "bbox:39,115,41,118"])}
+        sub, token = await app[ctx.ENGINE].subscribers.create({"regions": ["110105"]})
+        self.tokens["subscriber"] = token
+
+    def start(self) -> "Server":
+        self.thread.start()
+        assert self.ready.wait(60), "the API did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def server(store, tmp_path_factory):
+    store.sync().flushall()
+    srv = Server(store, tmp_path_factory.mktemp("fuzz")).start()
+    yield srv
+    srv.stop()
+
+
+def _call(case, server: Server, who: str | None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {server.tokens[who]}"} if who else {}
+    kwargs = case.as_transport_kwargs(base_url=server.url, headers={**(case.headers or {}), **headers})
+    kwargs.pop("timeout", None)
+    resp = requests.request(**kwargs, stream=True, timeout=15)
+    with resp:
+        seen = 0
+        for chunk in resp.iter_content(8192):
+            seen += len(chunk)
+            if seen >= READ_BYTES or case.operation.path in STREAMS:
+                break
+    return resp
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_request_gets_a_server_error(case, server):
+    """Each generated request, as an admin, an issuer, a subscriber and with no credentials."""
+    for who in ("admin", "issuer", "subscriber", None):
+        resp = _call(case, server, who)
+        assert resp.status_code < 500, (who, case.as_curl_command(), resp.status_code)
+    value = HOSTILE[next(_turn) % len(HOSTILE)]
+    if case.path_parameters or case.query:
+        case.path_parameters = {k: value for k in case.path_parameters or {}}
+        case.query = {k: value for k in case.query or {}} or None
+        for who in ("admin", "subscriber"):
+            resp = _call(case, server, who)
+            assert resp.status_code < 500, (who, value[:20], case.operation.label, resp.status_code)
