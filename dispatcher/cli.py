@@ -29,7 +29,21 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@click.group()
+class WarncastGroup(click.Group):
+    """Commands that reach Redis directly (keys, import, worker) say in one line when it is not there."""
+
+    def invoke(self, ctx: click.Context):
+        import redis
+        try:
+            return super().invoke(ctx)
+        except redis.exceptions.ConnectionError as exc:
+            from .cli_client import CliError
+            reason = (str(exc) or type(exc).__name__).splitlines()[0]
+            raise CliError(f"cannot reach Redis ({reason}): check REDIS_URL, or leave it unset to use the "
+                           "embedded one under WARNCAST_DATA_DIR") from None
+
+
+@click.group(cls=WarncastGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.option("--api-url", default=None, metavar="URL",
               help="The API the alert commands talk to (default WARNCAST_API_URL, else http://127.0.0.1:8080).")

@@ -98,3 +98,12 @@ def test_an_expired_alert_names_the_field(server):
     assert proc.stderr.splitlines() == [
         "Error: alert has expired (status 422)",
         "  alert/info/expires: expired at 2026-07-30T20:00:00+08:00; nothing would be sent"]
+
+
+def test_redis_not_reachable_is_one_line():
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    proc = run(["keys", "create", "--name", "ops", "--role", "operator"], clean_env(REDIS_URL=url))
+    assert proc.returncode == 1
+    line = one_line(proc)
+    assert line.startswith("Error: cannot reach Redis (") and line.endswith(
+        "): check REDIS_URL, or leave it unset to use the embedded one under WARNCAST_DATA_DIR")
