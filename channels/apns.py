@@ -1,7 +1,7 @@
 """APNs provider API over HTTP/2 with token (ES256 JWT) authentication.
 
-One request per device token, multiplexed as streams on one HTTP/2 connection
-(httpx). The provider JWT is reused for ``JWT_REUSE_S`` and made again once when
+One request per device token, multiplexed as streams over a small pool of HTTP/2
+connections (``channels.h2client``). The provider JWT is reused for ``JWT_REUSE_S`` and made again once when
 APNs answers ``ExpiredProviderToken``.
 """
 from __future__ import annotations
@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
-import httpx
 import jwt
+import orjson
 
 from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
+from channels.h2client import H2Pool
 from channels.http_errors import TRANSPORT_ERRORS, fit_body, result_for_exception, retry_after_from
 
 #: Age after which the provider JWT is made again (APNs accepts 20-60 minutes).
@@ -113,6 +114,8 @@ class ApnsSettings:
     #: CA bundle for a TLS simulator or a private gateway ("" = system trust store).
     ca_file: str = ""
     request_timeout_s: float = 10.0
+    #: HTTP/2 connections kept to APNs; streams are spread over them.
+    connections: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApnsSettings":
@@ -141,7 +144,7 @@ class ApnsChannel(Channel):
 
     def __init__(self, settings: ApnsSettings) -> None:
         self.settings = settings
-        self._client: httpx.AsyncClient | None = None
+        self._client: H2Pool | None = None
         self._key: str | None = None
         self._jwt: str | None = None
         self._jwt_made_at = 0.0
@@ -158,18 +161,14 @@ class ApnsChannel(Channel):
     async def open(self) -> None:
         if self._client is None:
             self._key = self.settings.signing_key()
-            verify: ssl.SSLContext | bool = True
-            if self.settings.ca_file:
-                verify = ssl.create_default_context(cafile=self.settings.ca_file)
-            self._client = httpx.AsyncClient(
-                http1=False, http2=True, verify=verify,
-                timeout=httpx.Timeout(self.settings.request_timeout_s),
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-            )
+            context = ssl.create_default_context(cafile=self.settings.ca_file or None)
+            self._client = H2Pool(self.settings.url, connections=self.settings.connections,
+                                  timeout_s=self.settings.request_timeout_s,
+                                  ssl_context=context if self.settings.url.startswith("https") else None)
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     def provider_token(self, stale: str | None = None) -> str:
@@ -223,21 +222,20 @@ class ApnsChannel(Channel):
 
     async def _send_one(self, token: str, payload: bytes, headers: dict[str, str]) -> Result:
         assert self._client is not None, "open() first"
-        url = f"{self.settings.url}/3/device/{token}"
+        path = f"/3/device/{token}"
         refused: str | None = None
         async with self._slots:
             for attempt in (1, 2):
                 bearer = self.provider_token(stale=refused)
                 try:
-                    resp = await self._client.post(
-                        url, content=payload, headers={**headers, "authorization": f"bearer {bearer}"})
+                    resp = await self._client.post(path, {**headers, "authorization": f"bearer {bearer}"}, payload)
                 except TRANSPORT_ERRORS as exc:
                     return result_for_exception(exc)
                 try:
-                    body = resp.json() if resp.content else {}
-                except ValueError:
+                    body = orjson.loads(resp.body) if resp.body else {}
+                except orjson.JSONDecodeError:
                     body = {}
-                result = classify_apns(resp.status_code, body if isinstance(body, dict) else {}, resp.headers)
+                result = classify_apns(resp.status, body if isinstance(body, dict) else {}, resp.headers)
                 if attempt == 1 and result.detail.endswith("ExpiredProviderToken"):
                     refused = bearer
                     continue

@@ -66,13 +66,13 @@ class ReceiptSink:
             self._early_task.cancel()
             await asyncio.gather(self._early_task, return_exceptions=True)
 
-    async def lookup(self, receipts: Sequence[Receipt]) -> list[bytes | None]:
+    async def lookup(self, receipts: Sequence[Receipt], days: int = 3) -> list[bytes | None]:
         """"<alert>:<subscriber>" for each receipt's message (None if unknown), looking in the hashes of
-        the last three days."""
+        the last ``days`` days, today's first."""
         today = int(time.time() // 86_400)
         found: list[bytes | None] = [None] * len(receipts)
         missing = list(range(len(receipts)))
-        for day in (today, today - 1, today - 2):      # most receipts come the same day
+        for day in range(today, today - days, -1):      # most receipts come the same day
             by_channel: dict[str, list[int]] = defaultdict(list)
             for i in missing:
                 by_channel[receipts[i].channel].append(i)
@@ -91,7 +91,11 @@ class ReceiptSink:
         """Record receipts; duplicates and late ones change nothing. Returns how many moved a state."""
         if not receipts:
             return 0
-        found = await self.lookup(receipts)
+        return await self._apply(receipts, await self.lookup(receipts))
+
+    async def _apply(self, receipts: Sequence[Receipt], found: Sequence[bytes | None]) -> int:
+        """Move the looked-up receipts' subscribers in two round trips (every group's transition,
+        then every group's counters); hold the ones whose send is not recorded yet."""
         groups: dict[tuple[int, int, State, str], list[int]] = defaultdict(list)
         now = time.time()
         for r, hit in zip(receipts, found):
@@ -101,17 +105,21 @@ class ReceiptSink:
             alert_id, sid = (int(x) for x in hit.split(b":"))
             shard, off = divmod(sid, self.size)
             groups[(alert_id, shard, TO_STATE[r.status], r.channel)].append(off)
-        moved_total = 0
-        for (alert_id, shard, state, channel), offs in groups.items():
-            moved = await self.transitions.apply(self.redis, shard, alert_id, state, np.unique(np.array(offs)))
-            if len(moved):
+        if not groups:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for (alert_id, shard, state, _), offs in groups.items():
+            self.transitions.queue(pipe, shard, alert_id, state, np.unique(np.array(offs)))
+        moved = [len(packed or b"") // 2 for packed in await pipe.execute()]
+        pipe = self.redis.pipeline(transaction=False)
+        for (alert_id, _, state, channel), n in zip(groups, moved):
+            if n:
                 rec = await self.alerts.get(alert_id)
-                pipe = self.redis.pipeline(transaction=False)
-                count(pipe, alert_id, channel, state, len(moved), (now - rec.accepted_at) * 1000)
-                await pipe.execute()
-                moved_total += len(moved)
-        self.recorded += moved_total
-        return moved_total
+                count(pipe, alert_id, channel, state, n, (now - rec.accepted_at) * 1000)
+        if any(moved):
+            await pipe.execute()
+        self.recorded += sum(moved)
+        return sum(moved)
 
     def _hold(self, receipt: Receipt, now: float, first_seen: float | None = None) -> None:
         self._early.append((first_seen or now, receipt))
@@ -128,15 +136,16 @@ class ReceiptSink:
             if not keep:
                 continue
             try:
-                found = await self.lookup([r for _, r in keep])
+                # A held receipt's send is being recorded now: today's hash (or yesterday's, at midnight).
+                found = await self.lookup([r for _, r in keep], days=2)
             except Exception:
                 log.exception("looking up %d held receipts failed; keeping them", len(keep))
                 self._early.extend(keep)
                 continue
-            ready = [r for (t, r), hit in zip(keep, found) if hit is not None]
+            ready = [(r, hit) for (t, r), hit in zip(keep, found) if hit is not None]
             self._early.extend((t, r) for (t, r), hit in zip(keep, found) if hit is None)
             if ready:
                 try:
-                    await self.ingest(ready)
+                    await self._apply([r for r, _ in ready], [hit for _, hit in ready])
                 except Exception:
                     log.exception("recording %d early receipts failed", len(ready))

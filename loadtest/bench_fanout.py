@@ -20,6 +20,8 @@ Measured, for the embedded mode (top-level keys) and for each mode in ``modes``:
 * ``receipts_s``     from the publish request to every SMS delivery report recorded in warncast's counters;
 * ``per_s``          notifications per second over ``accepted_s``;
 * ``redis_bytes_per_subscriber`` Redis memory (records, columns, endpoints, geo index) / N;
+* ``redis_us_per_subscriber`` Redis's own time (INFO commandstats, from the publish to the alert's end,
+  receipts included) / N, and ``redis_commands`` the five costliest commands;
 * ``peak_rss_mib``   peak resident memory (VmHWM) of the API / fan-out process, each worker, the
   simulator process and redis-server;
 * ``duplicates``     messages beyond the first per (alert, recipient), over every ledger and in-app;
@@ -27,7 +29,7 @@ Measured, for the embedded mode (top-level keys) and for each mode in ``modes``:
   pre-built, posted with the same concurrency and no other logic; ratio = per_s / floor_per_s;
 * ``usual_per_s``, ``usual_ratio``  one RQ job per notification (``loadtest.usual``) on 5,000
   subscribers, two SimpleWorker processes; ratio = per_s / usual_per_s;
-* ``channel_per_s``  a short run per channel, every subscriber on it: HMS, SMS, in-app (batch
+* ``per_channel_per_s`` (also ``channel_per_s``)  a short run per channel, every subscriber on it: HMS, SMS, in-app (batch
   channels) and FCM, APNs (one request per message);
 * ``polygon_resolve_ms`` with --polygon: a polygon over a quarter of Beijing, over located subscribers.
 
@@ -146,6 +148,16 @@ async def _wait_http(url: str, proc, log: Path, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{_tail(log)}")
 
 
+def redis_time(sync) -> tuple[float, dict[str, dict]]:
+    """Redis's own time (µs, INFO commandstats) since the last CONFIG RESETSTAT, and the five costliest
+    commands with their calls and µs per call."""
+    stats = sync.info("commandstats")
+    total = sum(v["usec"] for v in stats.values())
+    top = sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:5]
+    return total, {k.removeprefix("cmdstat_"): {"calls": v["calls"], "usec": v["usec"],
+                                                 "usec_per_call": round(v["usec_per_call"], 2)} for k, v in top}
+
+
 async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Settings, timeout_s: float) -> dict:
     """Fresh Redis, seed, start the API (and workers), publish, measure; everything stopped after."""
     from redis import Redis
@@ -189,6 +201,7 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             await asyncio.sleep(0.05)
 
         xml = sample_alert()
+        sync.config_resetstat()                 # Redis's own time from here on is the alert's
         async with aiohttp.ClientSession() as session:
             t0 = time.time()
             async with session.post(f"{url}/api/v1/alerts", data=xml, headers={
@@ -226,6 +239,7 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             if life and life.decode() != "sending":
                 break
             await asyncio.sleep(0.02)
+        redis_us, top_commands = redis_time(sync)
         full = await sims.stats(full=True)
         sent = procs.accepted(full)
         duplicates = sum(v.get("duplicates", 0) for v in full.values())
@@ -244,6 +258,8 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             "receipts_s": round(receipts_at - t0, 3) if receipts_at else None,
             "per_s": round(sent / accepted_s) if last else 0,
             "publish_ms": round((t_202 - t0) * 1000, 1),
+            "redis_us_per_subscriber": round(redis_us / max(1, plan.n), 2),
+            "redis_commands": top_commands,
             "redis_bytes_per_subscriber": round(bytes_per_sub, 1),
             "seed_s": round(seed_s, 1),
             "peak_rss_mib": {
@@ -327,7 +343,7 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
         top = runs.get("embedded") or next(iter(runs.values()))
         keep = ("subscribers", "targeted", "sent", "duplicates", "resolve_ms", "first_send_ms", "accepted_s",
                 "receipts_s", "per_s", "floor_per_s", "floor_ratio", "usual_per_s", "usual_ratio",
-                "redis_bytes_per_subscriber")
+                "redis_bytes_per_subscriber", "redis_us_per_subscriber", "redis_commands")
         results = {k: top.get(k) for k in keep}
         if "floor_per_s" in top:
             results["floor_ratio"] = round(top["per_s"] / top["floor_per_s"], 3)
@@ -364,6 +380,7 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
                 detail[ch] = {"subscribers": m, "accepted_s": r["accepted_s"], "sent": r["sent"],
                               "duplicates": r["duplicates"], "ledger_ok": r["ledger_ok"]}
             results["channel_per_s"] = per
+            results["per_channel_per_s"] = per
             results["channels"] = detail
         results["workers"] = workers
         results["ok"] = (all(r["ledger_ok"] for r in runs.values())

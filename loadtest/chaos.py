@@ -20,7 +20,8 @@ Scenarios (the bound is the definition of ok):
                            stalled messages, and HMS duplicates share one collapse key.
 ``unregistered_5pct``      5% of push tokens unregistered: reached by SMS, tokens pruned, no duplicates.
 ``provider_down_10s``      HMS down 10 s: the circuit opens, subscribers fail over, and after the
-                           return a second alert goes through HMS again.
+                           return a second alert goes through HMS again: batches wait for the
+                           half-open probe, so its HMS subscribers mostly stay on HMS.
 ``worker_killed``          RQ workers, one SIGKILLed at ~30%: everyone reached, duplicates within
                            the batches it had in flight.
 ``redis_restarted``        redis-server stopped and started at ~30%: everything kept, fan-out resumes.

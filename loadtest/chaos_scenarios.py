@@ -114,7 +114,8 @@ async def provider_down_10s(out: Outcome, n: int, *, down_s: float = 10.0, send_
     """HMS down for ``down_s`` from the first alert's publish; a second alert once it is back (and
     the circuit's open period has passed, so the next send is its half-open probe). Batches in
     flight when the circuit opens retry in place (Retry-After 1 s, 4 attempts); the rest fail over
-    at once. (CI uses small batches so that there is a rest.)"""
+    at once. (CI uses small batches so that there is a rest.) The second alert's batches that ask
+    while the probe is out wait for its answer, so its HMS subscribers mostly stay on HMS."""
     settings = {"send_chunk": send_chunk} if send_chunk else {}
     async with Stage(n, hms_faults=Faults(down=True, retry_after_s=1.0, seed=6), settings=settings) as stage:
         circuits = Circuits(stage.redis)
@@ -160,6 +161,11 @@ async def provider_down_10s(out: Outcome, n: int, *, down_s: float = 10.0, send_
         out.details["first_alert_failed_over"] = len(failed_over)
         out.check("first_failed_over", len(failed_over) > 0)
         out.check("hms_used_again", len(t2s & via2["hms"]) > 0)
+        # Batches that asked while the half-open probe was out waited for its answer instead of
+        # failing over: the second alert's HMS subscribers mostly stay on HMS.
+        share = len(t2s & via2["hms"]) / max(1, len(t2s))
+        out.details["second_alert_hms_share"] = round(share, 3)
+        out.check("second_alert_mostly_hms", share >= 0.9)
         out.check("circuit_closed_again", snap.get("state") == "closed" and snap.get("closed", 0) >= 1)
 
 

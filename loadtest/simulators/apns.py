@@ -171,6 +171,8 @@ class ApnsSimulator(SimulatorState):
         self.provider_tokens_seen: set[str] = set()
         #: Provider JWTs answered ExpiredProviderToken on purpose (``expire_provider_tokens``).
         self._expired_tokens: set[str] = set()
+        #: Claims of provider JWTs whose signature was checked.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     @property
     def url(self) -> str:
@@ -262,13 +264,20 @@ class ApnsSimulator(SimulatorState):
         self.provider_tokens_seen.add(token)
         if token in self._expired_tokens:
             return "ExpiredProviderToken"
-        try:
-            header = jwt.get_unverified_header(token)
-            if header.get("alg") != "ES256" or header.get("kid") != self.key_id:
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                header = jwt.get_unverified_header(token)
+                if header.get("alg") != "ES256" or header.get("kid") != self.key_id:
+                    return "InvalidProviderToken"
+                claims = jwt.decode(token, self._public_key, algorithms=["ES256"],
+                                    options={"require": ["iss", "iat"]})
+            except jwt.PyJWTError:
                 return "InvalidProviderToken"
-            claims = jwt.decode(token, self._public_key, algorithms=["ES256"], options={"require": ["iss", "iat"]})
-        except jwt.PyJWTError:
-            return "InvalidProviderToken"
+            # A provider reuses its JWT for tens of minutes; APNs checks the signature once, not per request.
+            if len(self._verified) > 1000:
+                self._verified.clear()
+            self._verified[token] = claims
         if claims["iss"] != self.team_id:
             return "InvalidProviderToken"
         if time.time() - float(claims["iat"]) > TOKEN_MAX_AGE_S:

@@ -278,3 +278,14 @@ def test_settings_from_env(tmp_path):
     assert "BEGIN" not in repr(s)
     with pytest.raises(ValueError, match="cannot be read"):
         ApnsSettings(private_key_file=str(tmp_path / "missing.p8")).signing_key()
+
+
+@pytest.mark.parametrize("connections", [1, 4])
+async def test_streams_are_spread_over_a_pool_of_connections(sim, team_key, connections):
+    ch = await open_channel(settings_for(sim, team_key, connections=connections))
+    try:
+        results = await ch.send(make_notice(), devices(400))
+        assert all(r.ok for r in results) and len(sim.ledger.entries) == 400
+        assert len(sim._connections) == connections
+    finally:
+        await ch.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("subscribers", "resolve_ms", "first_send_ms", "accepted_s", "receipts_s", "per_s", "floor_per_s",
-        "floor_ratio", "usual_per_s", "usual_ratio", "redis_bytes_per_subscriber", "duplicates")
+        "floor_ratio", "usual_per_s", "usual_ratio", "redis_bytes_per_subscriber", "redis_us_per_subscriber", "duplicates")
 
 
 def test_small_run_has_every_key_and_every_message_once(tmp_path):
@@ -47,7 +47,8 @@ def test_small_run_has_every_key_and_every_message_once(tmp_path):
         m = result["modes"][mode]
         assert m["ledger_ok"] and m["sent"] == 3000 and m["duplicates"] == 0, (mode, m)
     assert result["modes"]["distributed_1"]["peak_rss_mib"]["workers"][0] > 0
-    assert set(result["channel_per_s"]) == {"hms", "sms", "inapp", "fcm", "apns"}
+    assert set(result["per_channel_per_s"]) == {"hms", "sms", "inapp", "fcm", "apns"}
+    assert result["redis_us_per_subscriber"] > 0 and result["redis_commands"]
     assert all(c["ledger_ok"] for c in result["channels"].values()), result["channels"]
     rss = result["peak_rss_mib"]
     assert rss["api"] > 0 and rss["simulators"] > 0 and rss["redis"] > 0
