@@ -25,6 +25,7 @@ class Lifecycle(str, Enum):
     CANCELLED = "cancelled"    #: a Cancel referenced it; pending sends stopped
     SUPERSEDED = "superseded"  #: an Update referenced it; pending sends stopped
     EXPIRED = "expired"        #: reached its expiry with sends pending
+    REJECTED = "rejected"      #: an operator refused it while it was held; never sent
 
 
 #: Priority lanes, highest first.
@@ -41,6 +42,7 @@ LIFECYCLE_FROM: dict[Lifecycle, tuple[Lifecycle, ...]] = {
     _L.CANCELLED: (_L.HELD, _L.SENDING, _L.DONE, _L.STORED, _L.SUPERSEDED, _L.EXPIRED),
     _L.SUPERSEDED: (_L.HELD, _L.SENDING, _L.DONE, _L.STORED, _L.EXPIRED),
     _L.EXPIRED: (_L.SENDING, _L.HELD),
+    _L.REJECTED: (_L.HELD,),
 }
 #: KEYS: the alert's hash. ARGV: new lifecycle, allowed current ones (comma-joined). Returns the
 #: lifecycle it was in when it moved, "" when it did not (not allowed), false when there is no alert.
@@ -54,6 +56,17 @@ for s in string.gmatch(ARGV[2], '[^,]+') do
   end
 end
 return ''
+"""
+
+
+#: Move an alert's lifecycle only if it is in the expected one, setting other fields with it:
+#: KEYS = [alert hash]; ARGV = [expected, new, field, value, …]. Returns the lifecycle found before.
+CAS_LIFECYCLE = """
+local current = redis.call('HGET', KEYS[1], 'lifecycle')
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lifecycle', ARGV[2], unpack(ARGV, 3))
+end
+return current
 """
 
 
@@ -99,6 +112,8 @@ class AlertRecord:
     key_id: int | None = None
     #: Other organisations an operator allowed to update or cancel it.
     delegates: tuple[str, ...] = ()
+    #: Who rejected a held alert, why and when: shown to its issuer with the alert.
+    rejection: dict | None = None
 
     def links(self) -> dict[str, str]:
         base = f"/api/v1/alerts/{self.id}"
@@ -116,12 +131,19 @@ class AlertRecord:
             "regions": [{"code": c, "name": regions.name(c, "zh-CN"), "name_en": regions.name(c, "en")}
                         for c in a.geocodes()],
             "accepted_at": self.accepted_at, "expires_at": self.expires_at, "references": self.references,
-            "links": self.links(),
+            "links": self.links(), **({"rejection": self.rejection} if self.rejection else {}),
         }
 
 
 def _default_amends(alert: cap.Alert, refs: list[int]) -> list[int]:
     return list(refs) if alert.msg_type in ("Update", "Cancel") else []
+
+
+def _rejection(raw: dict[bytes, bytes]) -> dict | None:
+    if b"rejected_by" not in raw:
+        return None
+    return {"by": raw[b"rejected_by"].decode(), "reason": raw.get(b"reject_reason", b"").decode(),
+            "at": float(raw.get(b"rejected_at") or 0)}
 
 
 def _digest(xml: bytes) -> str:
@@ -133,6 +155,7 @@ class AlertStore:
         self.redis = redis
         self._cache: BoundedCache[int, AlertRecord] = BoundedCache(1024)
         self._set_lifecycle = Lua(redis, SET_LIFECYCLE)
+        self._cas = Lua(redis, CAS_LIFECYCLE)
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
                      now: float | None = None, *, org: str = "", key_id: int | None = None,
@@ -221,7 +244,8 @@ class AlertStore:
             float(raw[b"expires_at"]) if raw.get(b"expires_at") else None,
             raw.get(b"approved_by", b"").decode(), org=raw.get(b"org", b"").decode(),
             key_id=int(raw[b"key_id"]) if raw.get(b"key_id") else None,
-            delegates=tuple(sorted(k[9:].decode() for k in raw if k.startswith(b"delegate:"))))
+            delegates=tuple(sorted(k[9:].decode() for k in raw if k.startswith(b"delegate:"))),
+            rejection=_rejection(raw))
         refs = rec.references
         rec.amends = orjson.loads(raw[b"amends"]) if b"amends" in raw else _default_amends(alert, refs)
         rec.scopes = tuple(orjson.loads(raw[b"scopes"])) if b"scopes" in raw else ("*",)
@@ -260,15 +284,32 @@ class AlertStore:
 
     async def approve(self, alert_id: int, by: str) -> AlertRecord:
         rec = await self.get(alert_id)
-        if rec.lifecycle is not Lifecycle.HELD:
-            raise Conflict(f"alert {alert_id} is {rec.lifecycle.value}, not waiting for approval")
-        if by == rec.issuer:
+        if rec.lifecycle is Lifecycle.HELD and by == rec.issuer:
             raise Conflict("an alert must be approved by someone other than its issuer")
-        nxt = Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED
-        if not await self.set_lifecycle(alert_id, nxt, by=by, only_from=(Lifecycle.HELD,)):
-            raise Conflict(f"alert {alert_id} is no longer waiting for approval")
-        await self.redis.hset(keys.alert(alert_id), "approved_by", by)
+        after = Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED
+        await self._leave_held(alert_id, after, {"approved_by": by})
         return await self.get(alert_id)
+
+    async def reject(self, alert_id: int, by: str, reason: str, now: float | None = None) -> AlertRecord:
+        """Refuse a held alert: it is never sent, and its issuer sees who refused it and why."""
+        await self.get(alert_id)
+        now = time.time() if now is None else now
+        await self._leave_held(alert_id, Lifecycle.REJECTED,
+                               {"rejected_by": by, "reject_reason": reason, "rejected_at": repr(now)})
+        await self.redis.zrem(keys.ACTIVE_ALERTS, alert_id)
+        self._cache.pop(alert_id, None)
+        return await self.get(alert_id)
+
+    async def _leave_held(self, alert_id: int, after: Lifecycle, fields: dict[str, str]) -> None:
+        """One compare-and-set from held, so an approval and a rejection never both happen (the
+        endpoints record who did it in the audit trail)."""
+        args = [Lifecycle.HELD.value, after.value] + [x for kv in fields.items() for x in kv]
+        before = await self._cas([keys.alert(alert_id)], args)
+        before = before.decode() if isinstance(before, bytes) else before
+        if before != Lifecycle.HELD.value:
+            raise Conflict(f"alert {alert_id} is {before}, not waiting for approval")
+        if alert_id in self._cache:
+            self._cache[alert_id].lifecycle = after
 
     async def delegate(self, alert_id: int, org: str) -> AlertRecord:
         """Let another organisation update or cancel this alert (recorded on the alert); it joins
