@@ -68,6 +68,7 @@ class ShardRun:
     #: waiting: the job re-queues itself), "lost" (the lease ran out: another worker took over).
     halt: str | None = None
     queued_until: float | None = None     #: some sends wait on the retry schedule until then
+    lease: str = ""                       #: the token of this job's hold on the shard's lease
 
 
 @dataclass
@@ -197,7 +198,7 @@ class SendPath:
         # One MULTI: no lifecycle flip lands between reading it and claiming (a cancel's answer means
         # that nothing claimed after it goes out).
         pipe = self.redis.pipeline(transaction=True)
-        self.leases.renew(pipe, shard, rec.id)
+        self.leases.renew(pipe, shard, rec.id, ctx.run.lease)
         pipe.hget(keys.alert(rec.id), "lifecycle")
         self.transitions.queue(pipe, shard, rec.id, State.SENDING, ctx.asked, channel_id=v.id)
         if v.guarded:

@@ -36,23 +36,27 @@ class ShardRunning:
     async def run_shard(self, alert_id: int, shard: int) -> ShardReport:
         """Deliver every subscriber of one shard still to send; safe to run again, and safe to run
         twice at once (the second finds the shard's lease held and returns)."""
-        if not await self.leases.acquire(shard, alert_id):
+        token = await self.leases.acquire(shard, alert_id)
+        if token is None:
             # Another worker holds it (this was a duplicate queue entry): it finishes the shard, or
             # the reaper queues it again if that worker dies. This entry is consumed either way.
             await self.redis.delete(keys.shard_queued(shard, alert_id))
             return ShardReport(shard, busy=True)
-        keeper = asyncio.ensure_future(self.leases.keep(shard, alert_id))
+        keeper = asyncio.ensure_future(self.leases.keep(shard, alert_id, token))
         try:
             await self.redis.delete(keys.shard_queued(shard, alert_id))
-            return await self._run_shard(alert_id, shard)
+            report = await self._run_shard(alert_id, shard, token)
         finally:
             keeper.cancel()
-            await self.leases.release(shard, alert_id)
+            await self.leases.release(shard, alert_id, token)
+        if report.yielded:          # queued again only once the lease is free
+            await self.enqueue(alert_id, shard, (await self.alerts.get(alert_id)).lane)
+        return report
 
-    async def _run_shard(self, alert_id: int, shard: int) -> ShardReport:
+    async def _run_shard(self, alert_id: int, shard: int, lease: str = "") -> ShardReport:
         report = ShardReport(shard)
         rec = await self.alerts.get(alert_id)
-        run = ShardRun(rec.lane)
+        run = ShardRun(rec.lane, lease=lease)
         if rec.lifecycle in STOPPED or rec.lifecycle is Lifecycle.DONE and not await self._reopened(rec, shard):
             await self._finish_shard(alert_id, shard)
             return report
@@ -69,8 +73,6 @@ class ShardRunning:
             wanted = (State.FAILOVER,)
         if run.halt == "yield":
             report.yielded = True
-            await self.leases.release(shard, alert_id)
-            await self.enqueue(alert_id, shard, rec.lane)
         elif run.halt is None and run.queued_until is not None:
             await self._schedule_retry(rec, shard, run.queued_until)
         elif run.halt != "lost":
