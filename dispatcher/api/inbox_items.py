@@ -54,12 +54,12 @@ def _origin(sub) -> tuple[float, float] | None:
     return None
 
 
-async def shelters_for(store: ShelterStore, rec: AlertRecord, sub, lang: str) -> tuple[list[dict], str | None]:
+async def shelters_for(store: ShelterStore, rec: AlertRecord, sub, lang: str) -> tuple[list[dict], str | None, dict | None]:
     """The subscriber's nearest open shelters fit for the alert, and the guidance line (from its location,
     else its district's seat); nothing for alerts that do not tell people to shelter or evacuate."""
     origin = _origin(sub)
     if origin is None or not wants_shelter(rec.alert):
-        return [], None
+        return [], None, None
     arrays = await store.arrays()
     found = nearest(np.array([origin[0]]), np.array([origin[1]]), arrays, SHELTERS_LISTED, kinds_for(rec.alert))
     listed = []
@@ -69,16 +69,17 @@ async def shelters_for(store: ShelterStore, rec: AlertRecord, sub, lang: str) ->
             listed.append({"id": s.id, "name": s.display_name(lang), "address": s.display_address(lang),
                            "lat": s.lat, "lon": s.lon, "capacity": s.capacity, "kinds": s.kinds,
                            "distance_km": round(km, 3), "bearing": round(brg, 1), "direction": direction(brg, lang)})
-    return listed, guidance(found, arrays, lang)[0]
+    where = {"lat": origin[0], "lon": origin[1], "source": "location" if sub.location is not None else "district"}
+    return listed, guidance(found, arrays, lang)[0], where
 
 
 async def item(engine, store: ShelterStore, rec: AlertRecord, sub, lang: str, state: int,
                after: dict[int, tuple[str, int]]) -> dict:
     n = engine.renderer.notice(rec, "inapp", lang)
-    shelters, line = await shelters_for(store, rec, sub, lang)
+    shelters, line, origin = await shelters_for(store, rec, sub, lang)
     return {"alert_id": rec.id, "identifier": rec.alert.identifier, "msgType": rec.alert.msg_type,
             "status": rec.alert.status, "severity": n.severity, "urgency": n.urgency, "title": n.title,
             "body": f"{n.body}\n{line}" if line else n.body, "sent": rec.alert.sent_text,
             "expires_at": rec.expires_at, "state": State(state).label, "references": rec.references,
             **lifecycle(rec, after), "response_types": sorted({r for i in rec.alert.infos for r in i.response_types}),
-            "shelter_guidance": line, "shelters": shelters, "links": {"cap": f"/api/v1/alerts/{rec.id}.xml"}}
+            "shelter_guidance": line, "shelters": shelters, "shelter_origin": origin, "links": {"cap": f"/api/v1/alerts/{rec.id}.xml"}}
