@@ -45,6 +45,11 @@ OPENAPI = {
                         body="application/cap+xml,application/json"),
             "get": _op("List alerts (an issuer sees its own)", "issuer", {"200": "alerts", **ERR}),
         },
+        "/api/v1/alerts:validate": {"post": _op(
+            "Check a CAP document as publishing would, without storing or sending it; with the audience estimate",
+            "issuer", {"200": "valid, errors, warnings and (when valid) the estimate", **ERR,
+                       "413": "body over the limit", "415": "unsupported media type"},
+            body="application/cap+xml,application/json")},
         "/api/v1/alerts/{id}": {"get": _op("An alert with its delivery stats", "issuer", {"200": "alert", **ERR},
                                            params=[ID])},
         "/api/v1/alerts/{id}.xml": {"get": _op("The alert as CAP 1.2 XML", "issuer", {"200": "CAP XML", **ERR},
