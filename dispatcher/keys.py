@@ -166,6 +166,16 @@ def circuit(provider: str) -> str:
     return f"{PREFIX}:{{cb}}:{provider}"
 
 
+# -- abuse and replay guards ------------------------------------------------
+SECURITY_COUNTERS = f"{PREFIX}:security"        #: hash event → count (receipt replays, refused registrations, …)
+
+
+def receipt_reports(channel: str, day: int) -> str:
+    """hash "<message id>:<status>" → 1 for the delivery reports taken on one UTC day (expires after
+    three days); a report already there is a replay."""
+    return f"{PREFIX}:reports:{channel}:{day}"
+
+
 # -- shelters -------------------------------------------------------------
 SHELTER_SEQ = f"{PREFIX}:shelter:seq"           #: INCR → next shelter id
 SHELTERS = f"{PREFIX}:shelters"                 #: hash shelter id → JSON record (see dispatcher.shelters)

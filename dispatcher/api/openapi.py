@@ -103,10 +103,11 @@ OPENAPI = {
         "/cap/alerts/{id}.xml": {"get": _op("A public alert's CAP 1.2 XML (404 for anything not public)", "public",
                                             {"200": "CAP XML", "404": "not a public alert"}, security=False,
                                             params=[ID])},
-        "/callbacks/{channel}": {"post": _op("Provider delivery reports (signature checked)", "provider",
-                                             {"200": "recorded", "401": "unsigned or forged"}, security=False,
-                                             params=[{"name": "channel", "in": "path", "required": True,
-                                                      "schema": {"type": "string"}}])},
+        "/callbacks/sms": {"post": _op("SMS delivery reports, signed with the callback secret (mounted when the "
+                                       "SMS channel uses the HTTP gateway)", "provider",
+                                       {"200": "recorded (replays counted, not applied)",
+                                        "400": "X-Timestamp not a finite unix time", "401": "unsigned, forged or stale",
+                                        "404": "SMS channel off"}, security=False)},
         "/api/v1/openapi.json": {"get": _op("This document", "public", {"200": "OpenAPI"}, security=False)},
     },
 }
