@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from . import netguard
 from .apns import ApnsChannel
 from .fcm import FcmChannel
 from .hms import HmsChannel
@@ -14,7 +15,9 @@ from .webpush import WebPushChannel
 
 
 def _webpush(value: Any) -> str:
-    return WebPushChannel.validate_endpoint(value if isinstance(value, str) else json.dumps(value))
+    normalised = WebPushChannel.validate_endpoint(value if isinstance(value, str) else json.dumps(value))
+    netguard.check_push_endpoint(json.loads(normalised)["endpoint"])
+    return normalised
 
 
 def _text(check: Callable[[str], str]) -> Callable[[Any], str]:

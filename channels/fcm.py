@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import aiohttp
 import jwt
 
+from channels import netguard
 from channels import config
 from channels.oauth import BearerCache
 from channels.apns import collapse_id_for
@@ -161,7 +162,7 @@ class FcmChannel(Channel):
             self._account = self.settings.service_account()
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_s),
-                connector=aiohttp.TCPConnector(limit=self.max_in_flight),
+                connector=netguard.connector(limit=self.max_in_flight),
             )
 
     async def close(self) -> None:

@@ -23,6 +23,8 @@ import h2.exceptions
 import h2.settings
 from hpack import NeverIndexedHeaderTuple
 
+from channels import netguard
+
 #: Receive window we grant (bytes), per stream and for the connection.
 WINDOW = 1 << 24
 
@@ -206,8 +208,9 @@ class H2Pool:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
+        address = (await netguard.resolve(self.host, self.port))[0]      # never an internal address
         _, proto = await asyncio.wait_for(loop.create_connection(
-            _Connection, self.host, self.port, ssl=self.ssl_context,
+            _Connection, address, self.port, ssl=self.ssl_context,
             server_hostname=self.host if self.tls else None), self.timeout_s)
         if self.tls:
             sslobj = proto.transport.get_extra_info("ssl_object")

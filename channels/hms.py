@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import aiohttp
 import orjson
 
+from channels import netguard
 from channels import config
 from channels.oauth import BearerCache
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
@@ -158,7 +159,7 @@ class HmsChannel(Channel):
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_s),
-                connector=aiohttp.TCPConnector(limit=self.max_in_flight * 2),
+                connector=netguard.connector(limit=self.max_in_flight * 2),
             )
 
     async def close(self) -> None:

@@ -36,6 +36,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, Mapping
 
+from channels import netguard
 from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.smpp_pdu import (
@@ -270,7 +271,7 @@ class SmppChannel(Channel):
         while not self._closing:
             writer = None
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(s.host, s.port),
+                reader, writer = await asyncio.wait_for(netguard.open_connection(s.host, s.port),
                                                         s.connect_timeout_s)
                 await asyncio.wait_for(self._bind(reader, writer), s.connect_timeout_s)
             except BindRefused as exc:

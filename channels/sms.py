@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,13 +30,12 @@ import aiohttp
 import orjson
 import phonenumbers
 
+from channels import netguard
 from channels import config
 from channels.http_errors import TRANSPORT_ERRORS, parse_retry_after, result_for_exception
 from channels.base import Channel, Notice, Outcome, Reason, Receipt, ReceiptStatus, Recipient, Result
 from channels.sms_text import segments
 
-#: Development callback secret shared by the adapter and the gateway simulator; set a real one in production.
-DEV_CALLBACK_SECRET = "warncast-dev-sms-callback-secret"
 DEV_API_KEY = "warncast-dev-sms-key"
 #: Octets of user data in one SMS segment.
 SEGMENT_OCTETS = 140
@@ -56,8 +56,8 @@ class SmsSettings:
     #: Gateway base URL (the request goes to ``{url}/v1/sms/batch``).
     url: str = "http://127.0.0.1:9201"
     api_key: str = field(default=DEV_API_KEY, repr=False)
-    #: HMAC key the gateway signs delivery reports with.
-    callback_secret: str = field(default=DEV_CALLBACK_SECRET, repr=False)
+    #: HMAC key the gateway signs delivery reports with; unset, the API generates one per installation.
+    callback_secret: str = field(default="", repr=False)
     #: Numbers per request.
     batch: int = 500
     #: Request encoding: "json" or "form".
@@ -170,7 +170,7 @@ class SmsChannel(Channel):
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
-                connector=aiohttp.TCPConnector(limit=self.max_in_flight * 2),
+                connector=netguard.connector(limit=self.max_in_flight * 2),
             )
 
     async def close(self) -> None:
@@ -292,7 +292,7 @@ def verify_and_parse_reports(body: bytes, headers: Mapping[str, str], secret: st
         ts = float(timestamp)
     except ValueError:
         raise SignatureError("X-Timestamp is not a unix time") from None
-    if abs(now - ts) > window_s:
+    if not math.isfinite(ts) or abs(now - ts) > window_s:
         raise SignatureError("X-Timestamp outside the accepted window")
     expected = sign_reports(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import aiohttp
 
+from . import netguard
 from .http_errors import TRANSPORT_ERRORS, parse_retry_after, result_for_exception
 from .base import Channel, Notice, Outcome, Reason, Recipient, Result
 
@@ -45,7 +46,8 @@ class WebhookChannel(Channel):
         self.session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                                             connector=netguard.connector())
 
     async def close(self) -> None:
         if self.session:

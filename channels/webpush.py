@@ -26,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from channels import netguard
 from channels import config
 from channels.base import Channel, Notice, Outcome, Reason, Recipient, Result
 from channels.http_errors import TRANSPORT_ERRORS, fit_body, result_for_exception, retry_after_from
@@ -231,7 +232,7 @@ class WebPushChannel(Channel):
                 serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_s),
-                connector=aiohttp.TCPConnector(limit=self.max_in_flight, limit_per_host=self.max_in_flight),
+                connector=netguard.connector(limit=self.max_in_flight, limit_per_host=self.max_in_flight),
             )
 
     async def close(self) -> None:

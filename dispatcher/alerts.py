@@ -218,9 +218,13 @@ class AlertStore:
         return await self.get(alert_id)
 
     async def delegate(self, alert_id: int, org: str) -> AlertRecord:
-        """Let another organisation update or cancel this alert (recorded on the alert)."""
-        await self.get(alert_id)
-        await self.redis.hset(keys.alert(alert_id), f"delegate:{org}", "1")
+        """Let another organisation update or cancel this alert (recorded on the alert); it joins
+        that organisation's list of alerts."""
+        rec = await self.get(alert_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.alert(alert_id), f"delegate:{org}", "1")
+        pipe.zadd(keys.alerts_of(org), {alert_id: rec.accepted_at})
+        await pipe.execute()
         return await self.get(alert_id)
 
     async def list(self, limit: int = 50, before: float | None = None, org: str | None = None) -> list[AlertRecord]:

@@ -117,11 +117,12 @@ class KeyStore:
 
     async def _claim(self, org: str, senders: list[str]) -> None:
         """Bind CAP senders to an organisation; a sender another organisation owns is refused."""
-        for s in senders:
-            await self.redis.hsetnx(keys.SENDERS, s, org)
+        claimed = [s for s in senders if await self.redis.hsetnx(keys.SENDERS, s, org)]
         owners = await self.redis.hmget(keys.SENDERS, senders) if senders else []
         taken = [(s, o.decode()) for s, o in zip(senders, owners) if o is not None and o.decode() != org]
         if taken:
+            if claimed:                                  # the key is not made: release what it claimed
+                await self.redis.hdel(keys.SENDERS, *claimed)
             raise KeyFieldError("senders", "; ".join(f"sender {s} belongs to organisation {o}" for s, o in taken))
 
     async def sender_owner(self, sender: str) -> str | None:

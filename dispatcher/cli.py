@@ -372,5 +372,13 @@ def bench(n: int, json_file: Path | None) -> None:
     sys.exit(bench_main(args))
 
 
+from .shelters_cli import shelters as _shelters  # noqa: E402
+main.add_command(_shelters)
+from .follow_cli import follow_command  # noqa: E402  (registered on the group below)
+from .validate_cli import validate_command  # noqa: E402
+main.add_command(validate_command)
+main.add_command(follow_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

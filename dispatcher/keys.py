@@ -164,3 +164,36 @@ def rate_limit(provider: str) -> str:
 def circuit(provider: str) -> str:
     """hash: state, changed_at, probe_at, opened, closed, and window buckets "s:<n>" / "f:<n>"."""
     return f"{PREFIX}:{{cb}}:{provider}"
+
+
+# -- abuse and replay guards ------------------------------------------------
+SECURITY_COUNTERS = f"{PREFIX}:security"        #: hash event → count (receipt replays, refused registrations, …)
+
+
+def receipt_reports(channel: str, day: int) -> str:
+    """hash "<message id>:<status>" → 1 for the delivery reports taken on one UTC day (expires after
+    three days); a report already there is a replay."""
+    return f"{PREFIX}:reports:{channel}:{day}"
+
+
+# -- shelters -------------------------------------------------------------
+SHELTER_SEQ = f"{PREFIX}:shelter:seq"           #: INCR → next shelter id
+SHELTERS = f"{PREFIX}:shelters"                 #: hash shelter id → JSON record (see dispatcher.shelters)
+SHELTER_EXTERNAL = f"{PREFIX}:shelters:ext"     #: hash external id → shelter id (repeatable imports)
+SHELTER_VERSION = f"{PREFIX}:shelters:version"  #: INCR on every change; caches of the registry compare it
+
+
+# -- following upstream feeds ----------------------------------------------
+def _feed_id(url: str) -> str:
+    import hashlib
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def follow_state(url: str) -> str:
+    """hash: etag, modified (the upstream index's validators for conditional GETs)."""
+    return f"{PREFIX}:follow:{_feed_id(url)}:state"
+
+
+def follow_seen(url: str) -> str:
+    """set of entry links already handled (dispatched, skipped or refused): nothing twice, even after a restart."""
+    return f"{PREFIX}:follow:{_feed_id(url)}:seen"

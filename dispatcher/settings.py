@@ -25,6 +25,17 @@ def _pairs(value: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _follows(value: str) -> tuple[tuple[str, str], ...]:
+    """"https://a/feed.atom=bjmb,https://b/rss=chaoyang" → ((url, issuer), …) (split at the last '=')."""
+    out = []
+    for item in _list(value):
+        url, sep, issuer = item.rpartition("=")
+        if not sep or not url.startswith(("http://", "https://")) or not issuer.strip():
+            raise ValueError(f"WARNCAST_FOLLOW: expected URL=issuer, got {item!r}")
+        out.append((url.strip(), issuer.strip()))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Redis to use; empty means start the embedded one under ``data_dir``.
@@ -85,6 +96,16 @@ class Settings:
     max_geocodes: int = 2_000
     max_polygon_points: int = 20_000
     max_circles: int = 200
+    #: JSON file: issuer identity → trusted certificates (PEM files) and whether a signature is required.
+    signers_file: str = ""
+    #: PEM key and certificate warncast signs the CAP it publishes with (both, or neither).
+    signing_key_file: str = field(default="", repr=False)
+    signing_cert_file: str = ""
+    #: Upstream CAP feeds `serve` follows, each with the issuer (key name) it publishes as:
+    #: "URL=issuer,URL=issuer".
+    follow: tuple[tuple[str, str], ...] = ()
+    #: Seconds between polls of a followed feed (doubled after each failure, up to 5 minutes).
+    follow_interval_s: float = 30.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -123,6 +144,11 @@ class Settings:
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
             max_polygon_points=int(_env("WARNCAST_MAX_POLYGON_POINTS", "20000")),
             max_circles=int(_env("WARNCAST_MAX_CIRCLES", "200")),
+            signers_file=_env("WARNCAST_SIGNERS_FILE", ""),
+            signing_key_file=_env("WARNCAST_SIGNING_KEY_FILE", ""),
+            signing_cert_file=_env("WARNCAST_SIGNING_CERT_FILE", ""),
+            follow=_follows(_env("WARNCAST_FOLLOW", "")),
+            follow_interval_s=float(_env("WARNCAST_FOLLOW_INTERVAL_S", "30")),
         )
 
     def public_base(self) -> str:

@@ -73,7 +73,15 @@ def _quiet_now(quiet: np.ndarray, minute: int) -> np.ndarray:
 async def resolve_shard(redis, shard: int, target: Target, size: int,
                         now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(targeted offsets, suppressed offsets) of one shard, sorted."""
+    targeted, suppressed, _ = await resolve_shard_columns(redis, shard, target, size, now)
+    return targeted, suppressed
+
+
+async def resolve_shard_columns(redis, shard: int, target: Target, size: int, now: float | None = None,
+                                extra: tuple[C.Column, ...] = ()) -> tuple[np.ndarray, np.ndarray, dict]:
+    """As :func:`resolve_shard`, plus the shard's columns by name (``extra`` ones read in the same round trip)."""
     names = [C.FLAGS, *C.REGIONS, C.MIN_SEVERITY, C.OPTED_OUT, C.QUIET_HOURS]
+    names += [col for col in extra if col not in names]
     pipe = redis.pipeline(transaction=False)
     for col in names:
         pipe.get(keys.column(shard, col.name))
@@ -113,4 +121,4 @@ async def resolve_shard(redis, shard: int, target: Target, size: int,
         reached |= np.isin(states(r, size), np.array(REACHED, dtype=np.uint8))
     targeted = accepted | (reached & exists)
     suppressed = in_area & ~targeted
-    return np.flatnonzero(targeted), np.flatnonzero(suppressed)
+    return np.flatnonzero(targeted), np.flatnonzero(suppressed), cols

@@ -252,6 +252,7 @@ class Stage:
     def env(self) -> dict[str, str]:
         """What the adapters (here and in worker processes) read: simulator URLs, callback, timeouts."""
         return {"WARNCAST_HMS_URL": self.hms.url, "WARNCAST_SMS_URL": self.sms.url,
+                "WARNCAST_SMS_CALLBACK_SECRET": self.sms.callback_secret, "WARNCAST_ALLOW_PRIVATE_NETWORKS": "1",
                 "WARNCAST_SMS_CALLBACK_URL": f"http://127.0.0.1:{self.api_port}/callbacks/sms",
                 **self.extra_env}
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# The simulators listen on loopback; outside tests adapters never connect to internal addresses.
+os.environ.setdefault("WARNCAST_ALLOW_PRIVATE_NETWORKS", "1")
+
 from dispatcher.store import Store, start_embedded
 
 

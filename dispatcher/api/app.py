@@ -10,6 +10,7 @@ from channels import registry
 
 from .. import audit
 from ..auth import KeyStore
+from ..follow import follow_ctx
 from ..fanout import Engine
 from ..guard import RedisGuard
 from ..metrics import http_metrics_middleware
@@ -19,7 +20,8 @@ from ..settings import Settings
 from ..store import Store
 from . import context as ctx
 from .common import errors_middleware, security_headers
-from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api
+from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
+from . import shelters_api
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +77,15 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
         await redis.aclose()
 
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(follow_ctx)
     issuer.setup(app)
     subscriber_api.setup(app)
     inbox.setup(app)
     ops.setup(app)
     cap_feed.setup(app)
+    validate_api.setup(app)
     callbacks.setup(app)
     keys_api.setup(app)
     audit_api.setup(app)
+    shelters_api.setup(app)
     return app

@@ -4,20 +4,24 @@ Links are built from ``WARNCAST_PUBLIC_URL`` (never from the request's Host
 header, which a client chooses). Each stored alert has its own entry id, the
 stable URI of its CAP document, so two alerts that share an identifier are
 never merged by a feed reader. The feed is paged newest first: ``limit``
-entries a page and a ``rel="next"`` link carrying ``before=<id>``.
-Only alerts :func:`dispatcher.public.is_public` allows are shown.
+entries a page and a ``rel="next"`` link carrying ``before=<id>``; an ``ETag`` lets followers
+poll with ``If-None-Match`` (304 when nothing changed).
+Only alerts :func:`dispatcher.public.is_public` allows are shown. With a signing key
+configured (:mod:`dispatcher.signatures`), each alert's CAP is served signed.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 
 from aiohttp import web
 
-from .. import keys
+from .. import keys, signatures
 from ..alerts import AlertRecord
 from ..errors import BadRequest, NotFound
+from ..lru import BoundedCache
 from ..public import is_public
 from . import context as ctx
 from .common import int_param, path_id
@@ -127,7 +131,10 @@ async def feed(request: web.Request) -> web.Response:
     for rec in recs:
         _entry(root, rec, base)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8", headers={"ETag": etag})
 
 
 async def public_cap(request: web.Request) -> web.Response:
@@ -138,7 +145,19 @@ async def public_cap(request: web.Request) -> web.Response:
         raise NotFound("no such public alert") from None
     if not is_public(rec):
         raise NotFound("no such public alert")
-    return web.Response(body=rec.xml, content_type=CAP_MEDIA, charset="utf-8")
+    settings = request.app[ctx.SETTINGS]
+    signer = signatures.signer(settings.signing_key_file, settings.signing_cert_file)
+    body = rec.xml
+    if signer is not None:
+        key = (rec.id, hash(rec.xml))
+        if key not in _SIGNED:
+            _SIGNED[key] = signer.sign(rec.xml)
+        body = _SIGNED[key]
+    return web.Response(body=body, content_type=CAP_MEDIA, charset="utf-8")
+
+
+#: Signed CAP per (alert id, content): signing costs a few ms; an alert's CAP never changes.
+_SIGNED: BoundedCache[tuple[int, int], bytes] = BoundedCache(1024)
 
 
 def setup(app: web.Application) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from subscribers.columns import CHANNEL_NAMES
 
-from .. import audit, cap, intake, keys
+from .. import audit, cap, intake, keys, signatures
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..apikeys import KeyFieldError, check_fields
 from ..audit import Action
@@ -49,6 +49,9 @@ async def publish(request: web.Request) -> web.Response:
     except cap.CapError as exc:
         return json_response(error_body(str(exc), exc.as_list()), status=_cap_error_status(exc))
     found = intake.review(alert, settings)
+    found.warnings += signatures.check(body, cap.is_xml(request.headers.get("Content-Type", "")),
+                                       signatures.policy_for(signatures.load_policies(settings.signers_file),
+                                                             getattr(who, "key_id", None), who.name))
     if found.errors:
         errors, warnings = found.as_lists()
         return json_response(error_body(f"{len(errors)} error(s); nothing was stored", errors, warnings), status=422)
@@ -58,11 +61,21 @@ async def publish(request: web.Request) -> web.Response:
 async def accept(request: web.Request, who: Caller, alert: cap.Alert,
                  warnings: list[cap.FieldError] | None = None) -> web.Response:
     """Authorise, store and start fanning out an alert; 202 (or 200 for an identical resubmission)."""
-    app = request.app
+    rec, created, more = await admit(request.app, who, alert, remote(request))
+    warnings = list(warnings or []) + more
+    body = {**rec.summary(), "created": created, "errors": [],
+            "warnings": [{"path": w.path, "message": w.message} for w in warnings]}
+    return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
+
+
+async def admit(app: web.Application, who: Caller, alert: cap.Alert,
+                origin: str) -> tuple[AlertRecord, bool, list[cap.FieldError]]:
+    """Authorise, store and start fanning out an alert (the API and followed feeds):
+    (record, created, warnings about its references)."""
     engine = app[ctx.ENGINE]
     authorize_alert(who, alert)
     await authorize_sender(who, alert, app[ctx.KEYS])
-    warnings = list(warnings or []) + intake.reference_warnings(await engine.alerts.unknown_references(alert))
+    warnings = intake.reference_warnings(await engine.alerts.unknown_references(alert))
     refs = await engine.alerts.resolve_references(alert, who.org)
     if alert.msg_type in ("Update", "Cancel"):
         for ref in refs:
@@ -75,14 +88,12 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert,
     rec, created = await engine.alerts.accept(alert, who.name, hold=hold, org=who.org, key_id=who.key_id)
     if created:
         action = Action.ALERT_CANCELLED if alert.msg_type == "Cancel" else Action.ALERT_PUBLISHED
-        await audit.record(app[ctx.REDIS], action, who, remote(request), alert=rec.id, identifier=alert.identifier,
+        await audit.record(app[ctx.REDIS], action, who, origin, alert=rec.id, identifier=alert.identifier,
                            sender=alert.sender, msgType=alert.msg_type, lifecycle=rec.lifecycle.value,
                            references=rec.references)
     if created and not hold:
         await start_fanout(app, rec, who.name)
-    body = {**rec.summary(), "created": created, "errors": [],
-            "warnings": [{"path": w.path, "message": w.message} for w in warnings]}
-    return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
+    return rec, created, warnings
 
 
 async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:

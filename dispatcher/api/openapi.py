@@ -45,6 +45,11 @@ OPENAPI = {
                         body="application/cap+xml,application/json"),
             "get": _op("List alerts (an issuer sees its own)", "issuer", {"200": "alerts", **ERR}),
         },
+        "/api/v1/alerts:validate": {"post": _op(
+            "Check a CAP document as publishing would, without storing or sending it; with the audience estimate",
+            "issuer", {"200": "valid, errors, warnings and (when valid) the estimate", **ERR,
+                       "413": "body over the limit", "415": "unsupported media type"},
+            body="application/cap+xml,application/json")},
         "/api/v1/alerts/{id}": {"get": _op("An alert with its delivery stats", "issuer", {"200": "alert", **ERR},
                                            params=[ID])},
         "/api/v1/alerts/{id}.xml": {"get": _op("The alert as CAP 1.2 XML", "issuer", {"200": "CAP XML", **ERR},
@@ -98,10 +103,11 @@ OPENAPI = {
         "/cap/alerts/{id}.xml": {"get": _op("A public alert's CAP 1.2 XML (404 for anything not public)", "public",
                                             {"200": "CAP XML", "404": "not a public alert"}, security=False,
                                             params=[ID])},
-        "/callbacks/{channel}": {"post": _op("Provider delivery reports (signature checked)", "provider",
-                                             {"200": "recorded", "401": "unsigned or forged"}, security=False,
-                                             params=[{"name": "channel", "in": "path", "required": True,
-                                                      "schema": {"type": "string"}}])},
+        "/callbacks/sms": {"post": _op("SMS delivery reports, signed with the callback secret (mounted when the "
+                                       "SMS channel uses the HTTP gateway)", "provider",
+                                       {"200": "recorded (replays counted, not applied)",
+                                        "400": "X-Timestamp not a finite unix time", "401": "unsigned, forged or stale",
+                                        "404": "SMS channel off"}, security=False)},
         "/api/v1/openapi.json": {"get": _op("This document", "public", {"200": "OpenAPI"}, security=False)},
     },
 }
@@ -141,4 +147,34 @@ OPENAPI["paths"].update({
         params=[{"name": "action", "in": "query", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}}])},
+})
+
+
+# -- shelters ---------------------------------------------------------------
+OPENAPI["paths"].update({
+    "/api/v1/shelters": {
+        "get": _op("List shelters (operator); ?district= ?status=open|closed", "operator", {"200": "shelters", **ERR},
+                   params=[{"name": "district", "in": "query", "schema": {"type": "string"}},
+                           {"name": "status", "in": "query", "schema": {"type": "string"}}]),
+        "post": _op("Add a shelter (operator)", "operator", {"201": "created", **ERR}, body="application/json"),
+    },
+    "/api/v1/shelters:import": {"post": _op("Import shelters from CSV or GeoJSON; all or nothing", "operator",
+                                            {"200": "imported", **ERR, "422": "bad records named; nothing imported"},
+                                            body="text/csv,application/geo+json")},
+    "/api/v1/shelters:status": {"post": _op("Open or close shelters in bulk: by ids, or every one in an alert's area",
+                                            "operator", {"200": "changed ids", **ERR}, body="application/json")},
+    "/api/v1/shelters/nearest": {"get": _op(
+        "Nearest open shelters fit for an alert's hazard (subscriber: from its location or district)", "subscriber",
+        {"200": "shelters, nearest first", **ERR},
+        params=[{"name": "alert_id", "in": "query", "schema": {"type": "integer"}},
+                {"name": "n", "in": "query", "schema": {"type": "integer"}},
+                {"name": "kind", "in": "query", "schema": {"type": "string"}},
+                {"name": "lat", "in": "query", "schema": {"type": "number"}},
+                {"name": "lon", "in": "query", "schema": {"type": "number"}}])},
+    "/api/v1/shelters/{id}": {
+        "get": _op("A shelter (operator)", "operator", {"200": "shelter", **ERR}, params=[ID]),
+        "patch": _op("Change a shelter (operator)", "operator", {"200": "shelter", **ERR}, params=[ID],
+                     body="application/json"),
+        "delete": _op("Remove a shelter (operator)", "operator", {"204": "removed", **ERR}, params=[ID]),
+    },
 })

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .. import keys, metrics
+from .. import keys, metrics, replays
 from ..circuit import Circuits
 from ..stats import alert_stats, latency_totals, totals
 from . import context as ctx
@@ -30,6 +30,7 @@ async def stats(request: web.Request) -> web.Response:
         "queued_shard_jobs": pool.queue.qsize() if pool else None,
         "totals": await totals(redis),
         "providers": await Circuits(redis).snapshot(),
+        "security": await replays.counters(redis),
         "alerts": [{**r.summary(), "stats": await alert_stats(redis, r.id)} for r in recent],
         "time": time.time(),
     })

@@ -10,6 +10,10 @@ XML_TYPES = frozenset({"application/cap+xml", "application/xml", "text/xml"})
 JSON_TYPES = frozenset({"application/json", "application/cap+json"})
 
 
+def is_xml(content_type: str) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() in XML_TYPES
+
+
 def parse(body: bytes, content_type: str, max_bytes: int = 1 << 20) -> Alert:
     """An Alert from a request body; UnsupportedMediaType for anything but CAP XML or JSON."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()

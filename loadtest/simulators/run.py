@@ -62,7 +62,8 @@ class SimulatorSet:
 
     def env(self) -> dict[str, str]:
         """Settings that point the adapters at these simulators."""
-        env: dict[str, str] = {}
+        # they listen on loopback, which adapters may reach only when told so
+        env: dict[str, str] = {"WARNCAST_ALLOW_PRIVATE_NETWORKS": "1"}
         for name, sim in self.sims.items():
             if name == "smpp":
                 env["WARNCAST_SMPP_HOST"], env["WARNCAST_SMPP_PORT"] = "127.0.0.1", str(sim.port)
@@ -75,6 +76,8 @@ class SimulatorSet:
                 env["WARNCAST_APNS_PRIVATE_KEY_FILE"] = os.path.join(self.credentials_dir, "apns-dev-key.p8")
             elif name != "webpush":          # Web Push endpoints live in each subscription
                 env[f"WARNCAST_{name.upper()}_URL"] = sim.url
+            if name == "sms":
+                env["WARNCAST_SMS_CALLBACK_SECRET"] = sim.callback_secret
         return env
 
 

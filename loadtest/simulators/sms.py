@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from channels.sms import DEV_API_KEY, DEV_CALLBACK_SECRET, sign_reports
+from channels.sms import DEV_API_KEY, sign_reports
 from loadtest.simulators.base import Faults, Ledger
 
 #: Reports posted per callback request.
@@ -36,10 +37,11 @@ class _PendingReport:
 
 class SmsGatewaySimulator:
     def __init__(self, faults: Faults | None = None, api_key: str = DEV_API_KEY,
-                 callback_secret: str = DEV_CALLBACK_SECRET) -> None:
+                 callback_secret: str | None = None) -> None:
         self.faults = faults or Faults()
         self.api_key = api_key
-        self.callback_secret = callback_secret
+        #: Signs delivery reports; a fresh random one unless given (pass it to warncast explicitly).
+        self.callback_secret = callback_secret or secrets.token_urlsafe(24)
         self.ledger = Ledger()
         #: Batch requests received (whatever their answer) and the numbers each carried.
         self.requests = 0

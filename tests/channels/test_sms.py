@@ -347,9 +347,11 @@ def test_settings_from_env(monkeypatch):
     monkeypatch.setenv("WARNCAST_SMS_BATCH", "200")
     monkeypatch.setenv("WARNCAST_SMS_FORMAT", "form")
     monkeypatch.setenv("WARNCAST_SMS_MAX_PARTS", "3")
+    monkeypatch.setenv("WARNCAST_SMS_CALLBACK_SECRET", "cb-secret-456")
     s = SmsSettings.from_env()
     assert (s.url, s.api_key, s.batch, s.format, s.max_parts) == ("http://gw.example:9000", "k-123", 200, "form", 3)
-    assert "k-123" not in repr(s) and s.callback_secret not in repr(s)
+    assert s.callback_secret == "cb-secret-456"
+    assert "k-123" not in repr(s) and "cb-secret-456" not in repr(s)
     monkeypatch.setenv("WARNCAST_SMS_FORMAT", "xml")
     with pytest.raises(ValueError, match="WARNCAST_SMS_FORMAT"):
         SmsSettings.from_env()

@@ -98,7 +98,7 @@ async def test_forged_or_stale_delivery_reports_are_refused(store, redis_sync, s
             now = str(int(time.time()))
             for headers in ({}, {"X-Timestamp": now, "X-Signature": "00" * 32},
                             {"X-Timestamp": str(int(time.time()) - 3600),
-                             "X-Signature": sign_reports("warncast-dev-sms-callback-secret",
+                             "X-Signature": sign_reports(sims.sims["sms"].callback_secret,
                                                          str(int(time.time()) - 3600), body)}):
                 status, err = await api.call("POST", "/callbacks/sms", None, data=body,
                                              headers={"Content-Type": "application/json", **headers})

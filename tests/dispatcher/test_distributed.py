@@ -34,7 +34,7 @@ def _worker(env: dict[str, str], log) -> subprocess.Popen:
 
 def _env(store, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARNCAST_")}
-    env.update(REDIS_URL=store.url, WARNCAST_SHARD_SIZE=str(SHARD), **extra)
+    env.update(REDIS_URL=store.url, WARNCAST_SHARD_SIZE=str(SHARD), WARNCAST_ALLOW_PRIVATE_NETWORKS="1", **extra)
     return env
 
 

@@ -38,7 +38,8 @@ async def test_a_key_bound_to_senders_publishes_with_those_only(api):
 async def test_a_sender_cannot_be_claimed_by_two_organisations(api):
     await _key(api, "chaoyang", "chaoyang-gov", senders=["alerts@chaoyang.gov.cn"])
     with pytest.raises(ValueError, match="belongs to organisation chaoyang-gov"):
-        await _key(api, "squatter", "other-gov", senders=["alerts@chaoyang.gov.cn"])
+        await _key(api, "squatter", "other-gov", senders=["free@other.gov.cn", "alerts@chaoyang.gov.cn"])
+    assert await api.app[ctx.KEYS].sender_owner("free@other.gov.cn") is None    # nothing half-claimed
 
 
 async def test_nobody_can_pre_empt_another_organisations_identifier(api):
@@ -184,6 +185,8 @@ async def test_operators_delegate_an_alert_to_another_organisation(api):
     status, body = await api.call("POST", f"{path}/delegate", "operator", json={"org": "beijing-city"})
     assert status == 200 and body["delegates"] == ["beijing-city"]
     assert (await api.call("GET", path, helper))[0] == 200
+    _, listing = await api.call("GET", "/api/v1/alerts", helper)
+    assert [x["id"] for x in listing["alerts"]] == [alert["id"]]
     status, body = await api.call("POST", f"{path}/cancel", helper)
     assert status == 202, body
 
