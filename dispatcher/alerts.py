@@ -13,6 +13,7 @@ from subscribers import regions
 
 from . import cap, keys
 from .lru import BoundedCache
+from .lua import Lua
 from .errors import Conflict, NotFound, Rejected
 
 
@@ -24,11 +25,23 @@ class Lifecycle(str, Enum):
     CANCELLED = "cancelled"    #: a Cancel referenced it; pending sends stopped
     SUPERSEDED = "superseded"  #: an Update referenced it; pending sends stopped
     EXPIRED = "expired"        #: reached its expiry with sends pending
+    REJECTED = "rejected"      #: an operator refused it while it was held; never sent
 
 
 #: Priority lanes, highest first.
 LANES = ("immediate", "high", "normal")
 STOPPED = (Lifecycle.CANCELLED, Lifecycle.SUPERSEDED, Lifecycle.EXPIRED)
+
+
+#: Move an alert's lifecycle only if it is in the expected one, setting other fields with it:
+#: KEYS = [alert hash]; ARGV = [expected, new, field, value, …]. Returns the lifecycle found before.
+CAS_LIFECYCLE = """
+local current = redis.call('HGET', KEYS[1], 'lifecycle')
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lifecycle', ARGV[2], unpack(ARGV, 3))
+end
+return current
+"""
 
 
 def lane_for(alert: cap.Alert) -> str:
@@ -68,6 +81,8 @@ class AlertRecord:
     key_id: int | None = None
     #: Other organisations an operator allowed to update or cancel it.
     delegates: tuple[str, ...] = ()
+    #: Who rejected a held alert, why and when: shown to its issuer with the alert.
+    rejection: dict | None = None
 
     def links(self) -> dict[str, str]:
         base = f"/api/v1/alerts/{self.id}"
@@ -85,8 +100,15 @@ class AlertRecord:
             "regions": [{"code": c, "name": regions.name(c, "zh-CN"), "name_en": regions.name(c, "en")}
                         for c in a.geocodes()],
             "accepted_at": self.accepted_at, "expires_at": self.expires_at, "references": self.references,
-            "links": self.links(),
+            "links": self.links(), **({"rejection": self.rejection} if self.rejection else {}),
         }
+
+
+def _rejection(raw: dict[bytes, bytes]) -> dict | None:
+    if b"rejected_by" not in raw:
+        return None
+    return {"by": raw[b"rejected_by"].decode(), "reason": raw.get(b"reject_reason", b"").decode(),
+            "at": float(raw.get(b"rejected_at") or 0)}
 
 
 def _digest(xml: bytes) -> str:
@@ -97,6 +119,7 @@ class AlertStore:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
         self._cache: BoundedCache[int, AlertRecord] = BoundedCache(1024)
+        self._cas = Lua(redis, CAS_LIFECYCLE)
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
                      now: float | None = None, *, org: str = "", key_id: int | None = None
@@ -181,7 +204,8 @@ class AlertStore:
             float(raw[b"expires_at"]) if raw.get(b"expires_at") else None,
             raw.get(b"approved_by", b"").decode(), org=raw.get(b"org", b"").decode(),
             key_id=int(raw[b"key_id"]) if raw.get(b"key_id") else None,
-            delegates=tuple(sorted(k[9:].decode() for k in raw if k.startswith(b"delegate:"))))
+            delegates=tuple(sorted(k[9:].decode() for k in raw if k.startswith(b"delegate:"))),
+            rejection=_rejection(raw))
         self._cache[alert_id] = rec
         return rec
 
@@ -209,13 +233,32 @@ class AlertStore:
 
     async def approve(self, alert_id: int, by: str) -> AlertRecord:
         rec = await self.get(alert_id)
-        if rec.lifecycle is not Lifecycle.HELD:
-            raise Conflict(f"alert {alert_id} is {rec.lifecycle.value}, not waiting for approval")
-        if by == rec.issuer:
+        if rec.lifecycle is Lifecycle.HELD and by == rec.issuer:
             raise Conflict("an alert must be approved by someone other than its issuer")
-        await self.redis.hset(keys.alert(alert_id), "approved_by", by)
-        await self.set_lifecycle(alert_id, Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED, by=by)
+        after = Lifecycle.SENDING if fans_out(rec.alert) else Lifecycle.STORED
+        await self._leave_held(alert_id, after, {"approved_by": by})
         return await self.get(alert_id)
+
+    async def reject(self, alert_id: int, by: str, reason: str, now: float | None = None) -> AlertRecord:
+        """Refuse a held alert: it is never sent, and its issuer sees who refused it and why."""
+        await self.get(alert_id)
+        now = time.time() if now is None else now
+        await self._leave_held(alert_id, Lifecycle.REJECTED,
+                               {"rejected_by": by, "reject_reason": reason, "rejected_at": repr(now)})
+        await self.redis.zrem(keys.ACTIVE_ALERTS, alert_id)
+        self._cache.pop(alert_id, None)
+        return await self.get(alert_id)
+
+    async def _leave_held(self, alert_id: int, after: Lifecycle, fields: dict[str, str]) -> None:
+        """One compare-and-set from held, so an approval and a rejection never both happen (the
+        endpoints record who did it in the audit trail)."""
+        args = [Lifecycle.HELD.value, after.value] + [x for kv in fields.items() for x in kv]
+        before = await self._cas([keys.alert(alert_id)], args)
+        before = before.decode() if isinstance(before, bytes) else before
+        if before != Lifecycle.HELD.value:
+            raise Conflict(f"alert {alert_id} is {before}, not waiting for approval")
+        if alert_id in self._cache:
+            self._cache[alert_id].lifecycle = after
 
     async def delegate(self, alert_id: int, org: str) -> AlertRecord:
         """Let another organisation update or cancel this alert (recorded on the alert); it joins

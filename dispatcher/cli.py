@@ -5,7 +5,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,20 +29,31 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _api(ctx_obj) -> tuple[str, str]:
-    url = os.environ.get("WARNCAST_API_URL", "http://127.0.0.1:8080")
-    key = os.environ.get("WARNCAST_API_KEY", "")
-    if not key:
-        raise click.ClickException("set WARNCAST_API_KEY to an issuer or operator key (warncast keys create)")
-    return url.rstrip("/"), key
+class WarncastGroup(click.Group):
+    """Commands that reach Redis directly (keys, import, worker) say in one line when it is not there."""
+
+    def invoke(self, ctx: click.Context):
+        import redis
+        try:
+            return super().invoke(ctx)
+        except redis.exceptions.ConnectionError as exc:
+            from .cli_client import CliError
+            reason = (str(exc) or type(exc).__name__).splitlines()[0]
+            raise CliError(f"cannot reach Redis ({reason}): check REDIS_URL, or leave it unset to use the "
+                           "embedded one under WARNCAST_DATA_DIR") from None
 
 
-@click.group()
+@click.group(cls=WarncastGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def main(verbose: bool) -> None:
+@click.option("--api-url", default=None, metavar="URL",
+              help="The API the alert commands talk to (default WARNCAST_API_URL, else http://127.0.0.1:8080).")
+@click.option("--key", default=None, metavar="KEY", help="The API key they send (default WARNCAST_API_KEY).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, api_url: str | None, key: str | None) -> None:
     """warncast: CAP 1.2 early warnings to every subscriber concerned, within seconds."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"api_url": api_url, "key": key}
 
 
 @main.command()
@@ -56,15 +66,23 @@ def serve(host, port, workers) -> None:
     from .server import start_server
     from .store import open_store
 
+    from .listen import check_can_listen, listen_error
+
     settings = Settings.from_env()
     if host:
         settings = dataclasses.replace(settings, host=host)
+    port = settings.port if port is None else port
+    check_can_listen(settings.host, port)     # before the store: a busy port touches nothing
     store = open_store(settings)
 
     async def run():
         from .shutdown import until_signalled
-        runner, url, _ = await start_server(settings, store, port=port, workers=workers)
+        try:
+            runner, url, _ = await start_server(settings, store, port=port, workers=workers)
+        except OSError as exc:
+            raise listen_error(settings.host, port, exc) from None
         click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
+        click.echo(await _channels_notice(settings, store), err=True)
         try:
             signum = await until_signalled()
             click.echo(f"{signum.name}: stopping (intake closed, batches in flight finishing)", err=True)
@@ -78,6 +96,15 @@ def serve(host, port, workers) -> None:
     finally:
         _ignore_stop_signals()
         store.close()
+
+
+async def _channels_notice(settings: Settings, store) -> str:
+    from .startup import channels_notice, fallback_count
+    redis = store.aio(max_connections=2)
+    try:
+        return channels_notice(settings, await fallback_count(redis, settings.shard_size, settings.channels))
+    finally:
+        await redis.aclose()
 
 
 @main.command()
@@ -100,56 +127,6 @@ def demo(n: int, devices: int, polygon: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
     sys.exit(_run(run_demo(n, devices, polygon)))
-
-
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def publish(file: Path) -> None:
-    """Publish a CAP 1.2 alert (XML or JSON file) through the API."""
-    import httpx
-    url, key = _api(None)
-    data = file.read_bytes()
-    ctype = "application/json" if file.suffix == ".json" else "application/cap+xml"
-    resp = httpx.post(f"{url}/api/v1/alerts", content=data, headers={"Authorization": f"Bearer {key}",
-                                                                      "Content-Type": ctype}, timeout=30)
-    _print_response(resp)
-
-
-@main.command()
-@click.argument("alert_id", type=int)
-def cancel(alert_id: int) -> None:
-    """Cancel an alert: pending sends stop, subscribers already reached are told."""
-    import httpx
-    url, key = _api(None)
-    _print_response(httpx.post(f"{url}/api/v1/alerts/{alert_id}/cancel", headers={"Authorization": f"Bearer {key}"},
-                               timeout=30))
-
-
-@main.command()
-@click.argument("alert_id", type=int)
-def status(alert_id: int) -> None:
-    """Show an alert's lifecycle and delivery stats."""
-    import httpx
-    url, key = _api(None)
-    resp = httpx.get(f"{url}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    if resp.status_code != 200:
-        _print_response(resp)
-    from .report import stats_table
-    from rich.console import Console
-    body = resp.json()
-    Console().print(f"alert {body['id']} · {body['headline']} · {body['severity']} · {body['lifecycle']}")
-    Console().print("regions: " + ", ".join(f"{r['code']} {r['name'] or ''}" for r in body.get("regions", [])))
-    Console().print(stats_table(body["stats"]))
-
-
-def _print_response(resp) -> None:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = {"error": resp.text}
-    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
-    if resp.status_code >= 400:
-        sys.exit(1)
 
 
 @main.group()
@@ -175,10 +152,10 @@ def import_(file: Path) -> None:
         redis = store.aio()
         try:
             with Progress() as progress:
-                task = progress.add_task(f"importing {file.name}", total=None)
+                task = progress.add_task(f"checking {file.name}", total=None)
 
-                def tick(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
+                def tick(phase: str, done: int, total: int) -> None:
+                    progress.update(task, description=f"{phase} {file.name}", completed=done, total=total)
 
                 return await import_bytes(SubscriberStore(redis, settings.shard_size), file.read_bytes(),
                                           detect_format(file.name), tick)
@@ -196,7 +173,12 @@ def import_(file: Path) -> None:
         if more > 0:
             click.echo(f"… and {more} more", err=True)
         raise click.ClickException(f"{len(report.errors)} problem(s) in {report.lines} lines; nothing was imported")
-    click.echo(f"imported {report.imported} subscribers")
+    for line, why in report.skips[:50]:
+        click.echo(f"{file.name}:{line}: skipped: {why}")
+    if report.skipped > 50:
+        click.echo(f"… and {report.skipped - 50} more skipped")
+    click.echo(f"imported {report.imported} subscribers: {report.created} created, {report.updated} updated, "
+               f"{report.skipped} skipped")
 
 
 @main.group()
@@ -352,14 +334,23 @@ def audit_(export_file: Path | None, action: str | None, limit: int) -> None:
 
 
 @main.command()
-@click.option("--only", multiple=True, help="Start only these simulators (hms, fcm, apns, webpush, sms, smpp).")
-def simulate(only: tuple[str, ...]) -> None:
-    """Run the provider simulators on loopback and print the settings that point warncast at them."""
-    from loadtest.simulators.run import ALL, serve_forever
-    try:
-        _run(serve_forever(tuple(only) or ALL))
-    except KeyboardInterrupt:
-        pass
+@click.option("--only", multiple=True, type=click.Choice(["hms", "fcm", "apns", "webpush", "sms", "smpp"]),
+              help="Start only these simulators (repeatable).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the simulators listen on.")
+@click.option("--port-base", type=click.IntRange(0, 65_530), default=None,
+              help="hms, fcm, apns, webpush, sms and smpp listen on this port and the next five "
+                   "(0 picks free ports; default 9101-9104, 9201 and 2775).")
+def simulate(only: tuple[str, ...], host: str, port_base: int | None) -> None:
+    """Run the provider simulators and print the settings that point warncast at them; Ctrl-C or SIGTERM stops them."""
+    from loadtest.simulators.run import ALL, ports_from, serve_forever
+
+    from .listen import check_can_listen
+    names = tuple(dict.fromkeys(only)) or ALL
+    ports = ports_from(port_base)
+    for name in names:
+        if ports[name]:
+            check_can_listen(host, ports[name], hint="choose other ports with --port-base (0 picks free ones)")
+    sys.exit(_run(serve_forever(names, host, port_base)))
 
 
 @main.command()
@@ -371,6 +362,10 @@ def bench(n: int, json_file: Path | None) -> None:
     args = ["--subscribers", str(n)] + (["--json", str(json_file)] if json_file else [])
     sys.exit(bench_main(args))
 
+
+from .cli_alerts import register as _register_alert_commands  # noqa: E402  (after main exists)
+
+_register_alert_commands(main)
 
 from .shelters_cli import shelters as _shelters  # noqa: E402
 main.add_command(_shelters)

@@ -10,6 +10,7 @@ PREFIX = "wc"
 
 # -- global ---------------------------------------------------------------
 SUBSCRIBER_SEQ = f"{PREFIX}:sub:seq"            #: INCR → next dense subscriber id
+SUBSCRIBER_EXTERNAL = f"{PREFIX}:sub:external"  #: hash an operator's external_id → subscriber id
 ALERT_SEQ = f"{PREFIX}:alert:seq"               #: INCR → next alert id
 ALERT_INDEX = f"{PREFIX}:alerts"                #: zset alert id → accepted time (s)
 ALERT_IDENTITY = f"{PREFIX}:alerts:identity"    #: hash "<org>|sender,identifier,sent" → alert id (per organisation)

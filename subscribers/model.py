@@ -18,7 +18,9 @@ MIN_SEVERITY_CELL = {"Unknown": 0, "Minor": 0, "Moderate": 2, "Severe": 3, "Extr
 COHORTS = ("test", "exercise")
 #: Channels a subscriber registers an endpoint for (in-app needs none).
 ENDPOINT_CHANNELS = tuple(c for c in SUBSCRIBER_CHANNELS if c != "inapp")
-FIELDS = {"regions", "location", "language", "channels", "endpoints", "preferences", "cohorts"}
+FIELDS = {"regions", "location", "language", "channels", "endpoints", "preferences", "cohorts", "external_id"}
+#: An operator's own id for a subscriber (unique per installation): what a repeated import updates by.
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,128}\Z")
 # \Z, not $: "$" also matches before a trailing newline, which would let "22:00\n" through.
 _CODE = re.compile(r"^[0-9]+\Z")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
@@ -37,6 +39,8 @@ class Subscriber:
     min_severity: str = "Minor"
     quiet_hours: dict[str, str] | None = None    #: {"start": "22:00", "end": "07:00", "utc_offset": "+08:00"}
     cohorts: list[str] = field(default_factory=list)
+    #: The operator's id for this subscriber, set by an import; None for self-registered ones.
+    external_id: str | None = None
     id: int | None = None
     created: float = 0.0
 
@@ -53,6 +57,8 @@ class Subscriber:
             r["q"] = self.quiet_hours
         if self.cohorts:
             r["co"] = self.cohorts
+        if self.external_id:
+            r["x"] = self.external_id
         return r
 
     @classmethod
@@ -60,7 +66,7 @@ class Subscriber:
         return cls(id=sid, regions=rec["r"], language=rec["l"], channels=rec["c"], endpoints=endpoints,
                    location=tuple(rec["loc"]) if rec.get("loc") else None, categories=rec.get("cat"),
                    min_severity=rec.get("ms", "Minor"), quiet_hours=rec.get("q"), cohorts=rec.get("co", []),
-                   created=rec.get("t", 0))
+                   external_id=rec.get("x"), created=rec.get("t", 0))
 
     def public(self) -> dict[str, Any]:
         """The API representation."""
@@ -73,6 +79,7 @@ class Subscriber:
             "preferences": {"categories": self.categories, "min_severity": self.min_severity,
                             "quiet_hours": self.quiet_hours},
             "cohorts": self.cohorts, "created": self.created,
+            **({"external_id": self.external_id} if self.external_id else {}),
         }
 
     # -- the column cells targeting reads --
@@ -135,8 +142,9 @@ def _offset_minutes(off: str) -> int:
     return sign * (int(m.group(2)) * 60 + int(m.group(3)))
 
 
-def validate(data: Any, base: Subscriber | None = None) -> Subscriber:
-    """A Subscriber from client input; with ``base``, a partial update of it (PATCH).
+def validate(data: Any, base: Subscriber | None = None, operator: bool = False) -> Subscriber:
+    """A Subscriber from client input; with ``base``, a partial update of it (PATCH). Only an
+    operator (an import) may set ``external_id``.
 
     Raises ValidationError naming every bad field; nothing is stored on error.
     """
@@ -185,6 +193,8 @@ def validate(data: Any, base: Subscriber | None = None) -> Subscriber:
             errors.append(("channels", f"channel {ch} needs endpoints.{ch}"))
     if "preferences" in data:
         _preferences(data["preferences"], s, errors)
+    if "external_id" in data:
+        s.external_id = _external_id(data["external_id"], operator, errors)
     if "cohorts" in data:
         co = data["cohorts"]
         if not isinstance(co, list) or any(c not in COHORTS for c in co):
@@ -206,9 +216,23 @@ def _regions(value: Any, errors: list) -> list[str]:
     for i, code in enumerate(value):
         if not isinstance(code, str) or not _CODE.match(code) or len(code) not in (2, 4, 6, 9, 12):
             errors.append((f"regions[{i}]", "must be a GB/T 2260-style code of 2, 4, 6, 9 or 12 digits"))
+        elif not regions.reachable(code):
+            errors.append((f"regions[{i}]", f"{code} is not in the region registry: no alert could reach it"))
         elif code not in out:
             out.append(code)
     return out
+
+
+def _external_id(value: Any, operator: bool, errors: list) -> str | None:
+    if not operator:
+        errors.append(("external_id", "is set only by an operator's import"))
+        return None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _EXTERNAL_ID.match(value):
+        errors.append(("external_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ / + -"))
+        return None
+    return value
 
 
 def _location(value: Any, errors: list) -> tuple[float, float] | None:

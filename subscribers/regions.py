@@ -86,6 +86,21 @@ def name(code: str, lang: str = "zh-CN") -> str | None:
     return None
 
 
+#: Codes finer than a district (streets, villages) are not all listed; under a listed district they are
+#: accepted, since an alert for the district (or the street, once listed) reaches them.
+LISTED_DOWN_TO = 6
+
+
+def reachable(code: str) -> bool:
+    """Whether an alert could name this code or one above it that the registry knows at district level
+    or finer: 999999 or 110199 could never be reached, 110105001001 (under Chaoyang) can."""
+    if not valid_code_format(code):
+        return False
+    short = normalize(code)
+    known = registry()
+    return short in known or (len(short) > LISTED_DOWN_TO and short[:LISTED_DOWN_TO] in known)
+
+
 def district_codes() -> list[str]:
     """The 6-digit district codes in the registry, sorted."""
     return sorted(c for c, r in registry().items() if r.get("level") == "district")

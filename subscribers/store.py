@@ -86,6 +86,8 @@ class SubscriberStore:
         if current.location:
             geo.remove_location(pipe, shard, off, *current.location)
         await pipe.execute()
+        if current.external_id:      # a global key: outside the shard's MULTI (one slot per MULTI)
+            await self.redis.hdel(keys.SUBSCRIBER_EXTERNAL, current.external_id)
 
     async def remove_endpoint(self, sid: int, channel: str) -> None:
         """Prune an endpoint the provider reported gone; the channel leaves the chain."""
@@ -150,6 +152,51 @@ class SubscriberStore:
                 geo.add_location(pipe, shard, off, *sub.location)
 
     # -- bulk --------------------------------------------------------------
+    async def get_many(self, sids: list[int]) -> dict[int, Subscriber]:
+        """The subscribers that exist among ``sids``, read in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in sids:
+            shard, off = self.locate(sid)
+            pipe.hget(keys.records(shard), off)
+            for ch in SUBSCRIBER_CHANNELS:
+                pipe.hget(keys.endpoints(shard, ch), off)
+        raw = await pipe.execute()
+        width = 1 + len(SUBSCRIBER_CHANNELS)
+        out = {}
+        for i, sid in enumerate(sids):
+            rec, *eps = raw[i * width:(i + 1) * width]
+            if rec is not None:
+                endpoints = {ch: v.decode() for ch, v in zip(SUBSCRIBER_CHANNELS, eps) if v is not None}
+                out[sid] = Subscriber.from_record(sid, orjson.loads(rec), endpoints)
+        return out
+
+    async def replace_many(self, pairs: list[tuple[Subscriber, Subscriber]]) -> None:
+        """Write new versions of existing subscribers ((previous, new) pairs), one MULTI per shard;
+        ids, tokens and creation times are kept."""
+        by_shard: dict[int, list[tuple[Subscriber, Subscriber]]] = {}
+        for previous, new in pairs:
+            new.id, new.created = previous.id, previous.created
+            by_shard.setdefault(self.locate(previous.id)[0], []).append((previous, new))
+        for group in by_shard.values():
+            pipe = self.redis.pipeline(transaction=True)
+            for previous, new in group:
+                self._write(pipe, new, previous=previous)
+            await pipe.execute()
+
+    async def external_ids(self, ids: list[str]) -> dict[str, int]:
+        """The subscriber id of each of these external ids that is already in use."""
+        found = await self.redis.hmget(keys.SUBSCRIBER_EXTERNAL, ids) if ids else []
+        return {x: int(v) for x, v in zip(ids, found) if v is not None}
+
+    async def scan_endpoints(self, shard: int, channel: str, count: int = 10_000):
+        """(subscriber id, endpoint) of every endpoint a shard holds for a channel, a page at a time."""
+        cursor = 0
+        while True:
+            cursor, page = await self.redis.hscan(keys.endpoints(shard, channel), cursor, count=count)
+            yield [(shard * self.shard_size + int(off), v.decode()) for off, v in page.items()]
+            if cursor == 0:
+                return
+
     async def write_many(self, subs: list[Subscriber], chunk: int = 8_192) -> list[int]:
         """Store many validated subscribers: ids allocated at once, one MULTI per shard slice."""
         if not subs:
@@ -171,6 +218,7 @@ class SubscriberStore:
         records = {}
         endpoints: dict[str, dict[int, str]] = {}
         located = []
+        external: dict[str, int] = {}
         for j, sub in enumerate(subs):
             sub.id, sub.created = first_id + j, now
             records[off + j] = orjson.dumps(sub.record())
@@ -180,6 +228,8 @@ class SubscriberStore:
                 endpoints.setdefault(ch, {})[off + j] = ep
             if sub.location:
                 located.append((off + j, sub.location))
+            if sub.external_id:
+                external[sub.external_id] = sub.id
         pipe.hset(keys.records(shard), mapping=records)
         for col, values in cols.items():
             if col in C.REGIONS[1:] and not any(values):
@@ -188,6 +238,8 @@ class SubscriberStore:
         for ch, mapping in endpoints.items():
             pipe.hset(keys.endpoints(shard, ch), mapping=mapping)
         await pipe.execute()
+        if external:                 # a global key: outside the shard's MULTI (one slot per MULTI)
+            await self.redis.hset(keys.SUBSCRIBER_EXTERNAL, mapping=external)
         if located:
             await geo.bulk_add(self.redis, shard, np.array([o for o, _ in located]),
                                np.array([loc[0] for _, loc in located]), np.array([loc[1] for _, loc in located]))

@@ -30,9 +30,9 @@ def stored(redis_sync) -> int:
 
 
 @pytest.mark.parametrize("name, content, count", [
-    ("people.ndjson", b"".join(orjson.dumps({"regions": [f"1101{i:02d}"], "language": "en"}) + b"\n"
+    ("people.ndjson", b"".join(orjson.dumps({"regions": [f"110105{i:03d}"], "language": "en"}) + b"\n"
                                for i in range(1, 18)) + b"\n", 17),
-    ("people.csv", b"regions,sms,min_severity\n110105,13800138000,Severe\n110108;11,,\n310104,+8613900139000,\n", 3),
+    ("people.csv", b"regions,sms,min_severity\n110105,13800138000,Severe\n110108;11,,\n110115,+8613900139000,\n", 3),
 ])
 def test_good_file_is_imported(store, redis_sync, tmp_path, name, content, count):
     path = tmp_path / name
@@ -91,3 +91,27 @@ def test_missing_file_is_a_usage_error(store, tmp_path):
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
     assert_no_traceback(proc)
+
+
+def test_importing_the_same_file_again_changes_nothing(store, redis_sync, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"external_id,regions,sms\nhh-1,110105,+8613800138001\nhh-2,110108001,+8613800138002\n")
+    first = run_import(store, path)
+    assert first.returncode == 0, first.stderr
+    assert "imported 2 subscribers: 2 created, 0 updated, 0 skipped" in first.stdout
+    again = run_import(store, path)
+    assert again.returncode == 0, again.stderr
+    assert_no_traceback(again)
+    assert again.stdout.splitlines()[-3:] == [
+        "people.csv:2: skipped: unchanged (subscriber 0)", "people.csv:3: skipped: unchanged (subscriber 1)",
+        "imported 0 subscribers: 0 created, 0 updated, 2 skipped"]
+    assert stored(redis_sync) == 2
+
+
+def test_unknown_region_is_refused_like_a_bad_one(store, redis_sync, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"regions\n110105\n999999\n")
+    proc = run_import(store, path)
+    assert proc.returncode == 1
+    assert "people.csv:3: regions[0]: 999999 is not in the region registry: no alert could reach it" in proc.stderr
+    assert stored(redis_sync) == 0

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .. import authlimit
 from ..auth import Caller, unauthorized
-from ..errors import BadRequest, NotFound, TooLarge, TooManyRequests, WarncastError
+from ..errors import BadRequest, NotFound, TooLarge, TooManyRequests, Unauthorized, WarncastError
 from . import context as ctx
 
 log = logging.getLogger("dispatcher.api")
@@ -95,8 +95,17 @@ async def caller(request: web.Request, subscriber_ok: bool = False) -> Caller:
     found = await _lookup(app, token, subscriber_ok, from_query)
     if found is None:
         await authlimit.failed(redis, client, settings.auth_failure_window_s)
-        raise unauthorized()
+        raise _not_recognised(app, token, subscriber_ok, from_query)
     return found
+
+
+def _not_recognised(app, token: str, subscriber_ok: bool, from_query: bool) -> Unauthorized:
+    """Credentials were sent but are not valid here: say which kind, not "send an API key"."""
+    if not from_query and (token.startswith("wk_") or app[ctx.KEYS].is_admin_key(token)):
+        return Unauthorized("the API key is unknown or revoked; create one with `warncast keys create`")
+    if subscriber_ok or from_query:
+        return Unauthorized("the subscriber token is unknown or revoked")
+    return Unauthorized("this needs an API key (wk_…); the token sent is not one")
 
 
 def remote(request: web.Request) -> str:

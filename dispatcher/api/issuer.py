@@ -127,7 +127,9 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def get_alert(request: web.Request) -> web.Response:
     who = await caller(request)
     rec = await _visible(request, who, path_id(request))
-    return json_response({**rec.summary(), "stats": await alert_stats(request.app[ctx.REDIS], rec.id),
+    redis = request.app[ctx.REDIS]
+    planned = await redis.hget(keys.alert(rec.id), "planned") is not None
+    return json_response({**rec.summary(), "planned": planned, "stats": await alert_stats(redis, rec.id),
                           "cap": cap.to_dict(rec.alert)})
 
 
@@ -188,7 +190,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         stats = await alert_stats(redis, rec.id)
         life = await engine.alerts.lifecycle(rec.id)
         await resp.write(b"event: progress\ndata: " + orjson.dumps({"lifecycle": life.value, **stats}) + b"\n\n")
-        if life is Lifecycle.DONE or life in STOPPED or life is Lifecycle.STORED:
+        if life in (Lifecycle.DONE, Lifecycle.STORED, Lifecycle.REJECTED) or life in STOPPED:
             await resp.write(b"event: done\ndata: " + orjson.dumps({"lifecycle": life.value}) + b"\n\n")
             return resp
         await asyncio.sleep(0.5)
@@ -209,6 +211,27 @@ async def approve(request: web.Request) -> web.Response:
     return json_response(rec.summary(), status=202)
 
 
+#: Longest rejection reason kept (characters).
+MAX_REASON = 2_000
+
+
+async def reject(request: web.Request) -> web.Response:
+    """Refuse a held alert with a reason its issuer sees: it becomes ``rejected`` and is never sent."""
+    who = await caller(request)
+    who.require("operator", "admin")
+    body = await read_json(request, 64 * 1024)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadRequest("a rejection needs a reason", [{"field": "reason", "message": "required: text the "
+                                                          "issuer will see"}])
+    if len(reason) > MAX_REASON:
+        raise BadRequest("reason is too long", [{"field": "reason", "message": f"at most {MAX_REASON} characters"}])
+    rec = await request.app[ctx.ENGINE].alerts.reject(path_id(request), by=who.name, reason=reason.strip())
+    await audit.record(request.app[ctx.REDIS], Action.ALERT_REJECTED, who, remote(request), alert=rec.id,
+                       identifier=rec.alert.identifier, reason=reason.strip())
+    return json_response(rec.summary())
+
+
 async def cancel(request: web.Request) -> web.Response:
     """Issue a CAP Cancel referencing the alert: pending sends stop, those reached are told."""
     who = await caller(request)
@@ -218,6 +241,8 @@ async def cancel(request: web.Request) -> web.Response:
         raise Rejected("a Cancel cannot be cancelled")
     if rec.lifecycle in (Lifecycle.CANCELLED,):
         raise Rejected(f"alert {rec.id} is already cancelled")
+    if rec.lifecycle is Lifecycle.REJECTED:
+        raise Rejected(f"alert {rec.id} was rejected by an operator; it was never sent")
     a = rec.alert
     tz = a.sent.tzinfo or timezone(timedelta(hours=8))
     sent = datetime.now(tz).replace(microsecond=0)
@@ -278,5 +303,6 @@ def setup(app: web.Application) -> None:
     r.add_get(r"/api/v1/alerts/{id:\d+}/deliveries", deliveries)
     r.add_get(r"/api/v1/alerts/{id:\d+}/events", events)
     r.add_post(r"/api/v1/alerts/{id:\d+}/approve", approve)
+    r.add_post(r"/api/v1/alerts/{id:\d+}/reject", reject)
     r.add_post(r"/api/v1/alerts/{id:\d+}/cancel", cancel)
     r.add_post(r"/api/v1/alerts/{id:\d+}/delegate", delegate)

@@ -30,8 +30,8 @@ class SimulatorSet:
     credentials_dir: str = "var/simulators"
     sims: dict[str, object] = field(default_factory=dict)
 
-    async def start(self, ports: dict[str, int] | None = None) -> "SimulatorSet":
-        """Start each simulator (port 0 = any free port)."""
+    async def start(self, ports: dict[str, int] | None = None, host: str = "127.0.0.1") -> "SimulatorSet":
+        """Start each simulator (port 0 = any free port) on ``host``."""
         ports = ports if ports is not None else DEFAULT_PORTS
         for name in self.names:
             f = self.faults.get(name)
@@ -49,7 +49,7 @@ class SimulatorSet:
                 sim = SmppSimulator(f)
             else:
                 raise ValueError(f"no simulator {name!r}")
-            await sim.start("127.0.0.1", ports.get(name, 0))
+            await sim.start(host, ports.get(name, 0))
             self.sims[name] = sim
         return self
 
@@ -81,19 +81,44 @@ class SimulatorSet:
         return env
 
 
-async def serve_forever(names: tuple[str, ...] = ALL) -> None:
-    sims = await SimulatorSet(names).start()
-    for k, v in sorted(sims.env().items()):
-        print(f"export {k}={v}")
-    print("simulators running; Ctrl-C stops them", flush=True)
+def ports_from(base: int | None) -> dict[str, int]:
+    """Each simulator's port: the defaults, or ``base`` and the ports after it in ALL's order (0 = any free)."""
+    if base is None:
+        return dict(DEFAULT_PORTS)
+    return {name: (base + i if base else 0) for i, name in enumerate(ALL)}
+
+
+def exports(sims: SimulatorSet) -> list[str]:
+    """The shell lines that point warncast at these simulators, WARNCAST_CHANNELS included."""
+    env = sims.env()
+    channels = [n for n in sims.sims if n != "smpp"] + (["sms"] if "smpp" in sims.sims and "sms" not in sims.sims
+                                                        else [])
+    env["WARNCAST_CHANNELS"] = ",".join(channels)
+    if "smpp" in sims.sims and "sms" not in sims.sims:
+        env["WARNCAST_SMS_TRANSPORT"] = "smpp"
+    return [f"export {k}={v}" for k, v in sorted(env.items())]
+
+
+async def serve_forever(names: tuple[str, ...] = ALL, host: str = "127.0.0.1", base: int | None = None) -> int:
+    """Run until SIGINT or SIGTERM, then stop every simulator; returns the exit code (0)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sims = SimulatorSet(names)
     try:
-        await asyncio.Event().wait()
+        await sims.start(ports_from(base), host)
+        for line in exports(sims):
+            print(line)
+        print("# simulators running; Ctrl-C stops them", flush=True)
+        await stop.wait()
     finally:
         await sims.stop()
+    print("# simulators stopped", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(serve_forever())
-    except KeyboardInterrupt:
-        pass
+    raise SystemExit(asyncio.run(serve_forever()))

@@ -15,7 +15,8 @@ from tests.factories import cap_json
 async def test_unknown_callers_get_401(api, method, path, who):
     status, body = await api.call(method, path, who)
     assert status == 401, body
-    assert "Authorization" in body["error"]
+    assert ("Authorization" if who is None else "unknown or revoked" if who.startswith("wk_") else "token") \
+        in body["error"]
 
 
 async def test_issuer_outside_its_scope_is_refused_with_the_reason(api):

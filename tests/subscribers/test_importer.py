@@ -51,7 +51,7 @@ async def test_good_ndjson_imports_everything(subs):
         {"regions": ["110101001"], "location": {"lat": 39.93, "lon": 116.41},
          "preferences": {"categories": ["Met"], "quiet_hours": {"start": "22:00", "end": "07:00"}}},
         b"   ",
-        {"regions": ["310104"], "endpoints": {"webpush": web, "hms": HMS_TOKEN}, "cohorts": ["exercise"]},
+        {"regions": ["110115"], "endpoints": {"webpush": web, "hms": HMS_TOKEN}, "cohorts": ["exercise"]},
     )
     report = await import_bytes(subs, data, "ndjson")
     assert (report.imported, report.lines, report.errors) == (4, 4, [])
@@ -73,7 +73,7 @@ async def test_good_csv_imports_everything(subs):
         "110105,,,,,,,,,,,,,\r\n"
         "110108;11,en,sms,39.98,116.30,,13800138000,,Met;Geo,Severe,22:00,07:00,+08:00,test\r\n"
         "\r\n"
-        f'310104,zh-CN,hms;webpush,,,{HMS_TOKEN},,"{web}",,,,,,\r\n'
+        f'110115,zh-CN,hms;webpush,,,{HMS_TOKEN},,"{web}",,,,,,\r\n'
     ).encode()
     report = await import_bytes(subs, data, detect_format("people.csv"))
     assert (report.imported, report.lines, report.errors) == (3, 3, [])
@@ -91,12 +91,12 @@ async def test_good_csv_imports_everything(subs):
 
 
 async def test_import_in_slices_reports_progress(subs, redis_sync):
-    data = ndjson(*({"regions": [f"1101{i % 100:02d}"]} for i in range(250)))
+    data = ndjson(*({"regions": [f"110105{i % 100:03d}"]} for i in range(250)))
     seen = []
-    report = await import_bytes(subs, data, "ndjson", progress=lambda done, total: seen.append((done, total)),
-                                slice_size=100)
+    report = await import_bytes(subs, data, "ndjson", progress=lambda *step: seen.append(step), slice_size=100)
     assert report.imported == 250 and await subs.count() == 250
-    assert seen == [(100, 250), (200, 250), (250, 250)]
+    assert seen == [("checking", 100, 250), ("checking", 200, 250), ("checking", 250, 250), ("comparing", 1, 1),
+                    ("writing", 100, 250), ("writing", 200, 250), ("writing", 250, 250)]
     assert redis_sync.hlen(keys.records(0)) == 250
 
 
@@ -151,13 +151,14 @@ async def test_bad_line_imports_nothing_and_names_line_and_field(subs, redis_syn
 async def test_error_messages_say_what_is_wrong(subs):
     report = await import_bytes(subs, b"regions,phone,email\n110105,1,a@b\n", "csv")
     assert [m for _, _, m in report.errors] == [
-        "unknown column 'phone' (allowed: regions, language, channels, location_lat, location_lon, hms, fcm, apns, "
+        "unknown column 'phone' (allowed: external_id, regions, language, channels, location_lat, location_lon, hms, fcm, apns, "
         "sms, webpush, categories, min_severity, quiet_start, quiet_end, utc_offset, cohorts)",
-        "unknown column 'email' (allowed: regions, language, channels, location_lat, location_lon, hms, fcm, apns, "
+        "unknown column 'email' (allowed: external_id, regions, language, channels, location_lat, location_lon, hms, fcm, apns, "
         "sms, webpush, categories, min_severity, quiet_start, quiet_end, utc_offset, cohorts)",
     ]
     report = await import_bytes(subs, ndjson({"regions": ["110105"], "endpoints": {"sms": "+8613800138"}}), "ndjson")
-    assert report.as_dict() == {"imported": 0, "lines": 1, "error_count": 1, "errors": [
+    assert report.as_dict() == {"imported": 0, "created": 0, "updated": 0, "skipped": 0, "skipped_lines": [],
+                                "lines": 1, "error_count": 1, "errors": [
         {"line": 1, "field": "endpoints.sms",
              "message": "sms endpoint: not a valid phone number for its country (use E.164, e.g. +8613912345678)"}]}
 

@@ -169,9 +169,9 @@ async def test_refused_update_changes_nothing(subs):
 
 
 async def test_update_of_regions_clears_the_slots_no_longer_used(subs, redis_sync):
-    sub, _ = await subs.create({"regions": ["11", "12", "13"]})
-    await subs.update(sub.id, {"regions": ["310104"]})
-    assert [cell_value(redis_sync, 0, sub.id, col) for col in C.REGIONS] == [310104000000, 0, 0, 0]
+    sub, _ = await subs.create({"regions": ["11", "110101", "110102"]})
+    await subs.update(sub.id, {"regions": ["110108"]})
+    assert [cell_value(redis_sync, 0, sub.id, col) for col in C.REGIONS] == [110108000000, 0, 0, 0]
 
 
 async def test_moving_a_subscriber_moves_the_geo_index(subs, redis_sync):
@@ -250,7 +250,7 @@ async def test_remove_endpoint_of_missing_endpoint_or_subscriber_is_a_no_op(subs
 
 # -- bulk ------------------------------------------------------------------------
 def bulk_subscriber(i: int):
-    data = {"regions": [f"11{i:04d}"], "language": "en" if i % 2 else "zh-CN"}
+    data = {"regions": [f"110105{i:06d}"], "language": "en" if i % 2 else "zh-CN"}
     if i % 3 == 0:
         data["endpoints"] = {"sms": f"+861380{i:07d}"}
     if i % 5 == 0:
@@ -280,7 +280,7 @@ async def test_write_many_across_shard_boundaries(redis_aio, redis_sync):
             if sid == 0 or sid > n:
                 continue
             i = sid - 1
-            assert regions[off] == C.pad_code(f"11{i:04d}"), sid
+            assert regions[off] == C.pad_code(f"110105{i:06d}"), sid
             assert flags[off] & C.EXISTS and bool(flags[off] & C.LOCATED) == (i % 5 == 0), sid
             assert minsev[off] == (3 if i % 7 == 0 else 0), sid
             assert lang[off] == (1 if i % 2 else 0), sid
@@ -290,7 +290,7 @@ async def test_write_many_across_shard_boundaries(redis_aio, redis_sync):
     for sid in (1, 999, 1000, 1001, 1999, 2000, 2500):
         i = sid - 1
         got = await subs.get(sid)
-        assert got.regions == [f"11{i:04d}"]
+        assert got.regions == [f"110105{i:06d}"]
         assert got.id == sid
         shard, off = divmod(sid, 1000)
         phone = redis_sync.hget(keys.endpoints(shard, "sms"), off)
