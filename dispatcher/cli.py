@@ -123,62 +123,11 @@ def worker(processes: int, burst: bool) -> None:
 @click.option("--devices", type=int, default=40, show_default=True,
               help="Simulated phones that hold the in-app stream open and acknowledge.")
 @click.option("--polygon", is_flag=True, help="Also publish the sample polygon-and-circle warning.")
-def demo(n: int, devices: int, polygon: bool) -> None:
+@click.option("--shelters", is_flag=True, help="Also import the synthetic shelters and publish a Shelter warning.")
+def demo(n: int, devices: int, polygon: bool, shelters: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
-    sys.exit(_run(run_demo(n, devices, polygon)))
-
-
-@main.group()
-def subscribers() -> None:
-    """Manage subscribers."""
-
-
-@subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_(file: Path) -> None:
-    """Import subscribers from CSV or NDJSON: every line valid, or nothing imported."""
-    from rich.progress import Progress
-
-    from subscribers.importer import detect_format, import_bytes
-    from subscribers.store import SubscriberStore
-
-    from .store import open_store
-
-    settings = Settings.from_env()
-    store = open_store(settings)
-
-    async def run():
-        redis = store.aio()
-        try:
-            with Progress() as progress:
-                task = progress.add_task(f"checking {file.name}", total=None)
-
-                def tick(phase: str, done: int, total: int) -> None:
-                    progress.update(task, description=f"{phase} {file.name}", completed=done, total=total)
-
-                return await import_bytes(SubscriberStore(redis, settings.shard_size), file.read_bytes(),
-                                          detect_format(file.name), tick)
-        finally:
-            await redis.aclose()
-
-    try:
-        report = _run(run())
-    finally:
-        store.close()
-    if report.errors:
-        for line, field, message in report.errors[:200]:
-            click.echo(f"{file.name}:{line}: {field}: {message}", err=True)
-        more = len(report.errors) - 200
-        if more > 0:
-            click.echo(f"… and {more} more", err=True)
-        raise click.ClickException(f"{len(report.errors)} problem(s) in {report.lines} lines; nothing was imported")
-    for line, why in report.skips[:50]:
-        click.echo(f"{file.name}:{line}: skipped: {why}")
-    if report.skipped > 50:
-        click.echo(f"… and {report.skipped - 50} more skipped")
-    click.echo(f"imported {report.imported} subscribers: {report.created} created, {report.updated} updated, "
-               f"{report.skipped} skipped")
+    sys.exit(_run(run_demo(n, devices, polygon, shelters=shelters)))
 
 
 @main.group()
@@ -363,6 +312,8 @@ def bench(n: int, json_file: Path | None) -> None:
     sys.exit(bench_main(args))
 
 
+from .cli_subscribers import subscribers as _subscribers  # noqa: E402
+main.add_command(_subscribers)
 from .cli_alerts import register as _register_alert_commands  # noqa: E402  (after main exists)
 
 _register_alert_commands(main)

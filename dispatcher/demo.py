@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 import socket
 import time
 from datetime import datetime, timedelta, timezone
@@ -86,7 +87,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -> int:
+async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *, shelters: bool = False) -> int:
     started = time.perf_counter()
     sims = await SimulatorSet(("hms", "sms")).start({"hms": 0, "sms": 0})
     port = free_port()
@@ -125,6 +126,8 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -
             phones.append(Device(session, url, body["token"], confirm=i % 5 != 0))
         tasks = [asyncio.ensure_future(d.run()) for d in phones]
         await asyncio.wait_for(asyncio.gather(*(d.ready.wait() for d in phones)), 10)
+        if not await _verify_sms_number(session, url, sims.sims["sms"]):
+            return 1
 
         xml = sample_alert()
         t0 = time.perf_counter()
@@ -173,6 +176,10 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -
             console.print("[red]not every targeted subscriber was reached")
         if polygon:
             ok = await _polygon_alert(session, url, issuer_key, operator_key) and ok
+        if shelters:
+            from . import demo_shelters
+            ok = await demo_shelters.run(session, url, issuer_key, operator_key, redis, settings,
+                                         await subs.shard_count()) and ok
         return 0 if ok else 1
     finally:
         for t in tasks:
@@ -205,6 +212,26 @@ async def _polygon_alert(session, url: str, issuer_key: str, operator_key: str) 
     console.print(stats_table(stats, title=f"alert {accepted['id']} · {body['headline']} · polygon and circle · "
                                            f"{body['lifecycle']} in {time.perf_counter() - t0:.2f} s"))
     return stats["totals"]["sent"] == stats["targeted"]
+
+
+async def _verify_sms_number(session, url: str, gateway, number: str = "+8613912345678") -> bool:
+    """One subscriber signs up with an SMS number in the app: the number is used only after the code
+    the gateway delivered to that phone is typed back in."""
+    status_, sub = await _post(session, f"{url}/api/v1/subscribers", None,
+                               {"regions": ["110105"], "channels": ["sms", "inapp"], "endpoints": {"sms": number}})
+    verify = f"{url}/api/v1/subscribers/{sub['id']}/sms:verify"
+    status_, sent = await _post(session, verify, sub["token"], {})
+    code = re.search(r"\b(\d{6})\b", gateway.last_text.get(number, "")) if status_ == 202 else None
+    if code is None:
+        console.print(f"[red]no verification code reached {number}: {status_} {sent}")
+        return False
+    status_, done = await _post(session, verify, sub["token"], {"code": code.group(1)})
+    if status_ != 200:
+        console.print(f"[red]verifying {number} failed: {status_} {done}")
+        return False
+    console.print(f"subscriber {sub['id']} registered SMS {sub['sms']['number']}: held until the one-time code "
+                  f"sent through the SMS gateway was typed back in; channels now {done['channels']}")
+    return True
 
 
 async def _post(session, url, key, data):

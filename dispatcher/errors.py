@@ -8,6 +8,7 @@
      ├── TooLarge           413 body over the limit
      ├── Rejected           422 valid CAP that cannot be accepted (expired, unknown references, …)
      ├── TooManyRequests    429 over a rate limit; ``retry_after_s`` becomes Retry-After
+     ├── Unavailable        503 a provider warncast needs did not answer (e.g. the SMS gateway)
      └── BadRequest         400 a client mistake with a field path
 """
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Rejected(WarncastError):
 
 class BadRequest(WarncastError):
     status = 400
+
+
+class Unavailable(WarncastError):
+    status = 503
 
 
 class TooManyRequests(WarncastError):

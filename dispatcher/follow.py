@@ -100,14 +100,15 @@ class Follower:
     """Follows one upstream index for one issuer."""
 
     def __init__(self, app: web.Application, url: str, issuer: str, session: aiohttp.ClientSession,
-                 interval_s: float):
+                 interval_s: float, timeout_s: float = REQUEST_TIMEOUT_S):
         self.app, self.url, self.issuer, self.session, self.interval_s = app, url, issuer, session, interval_s
+        self.timeout_s = timeout_s
         from .api import context as ctx
         self.redis = app[ctx.REDIS]
         self.settings = app[ctx.SETTINGS]
 
     async def _get(self, url: str, limit: int, headers: dict | None = None) -> tuple[int, bytes, dict]:
-        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         async with self.session.get(url, headers=headers or {}, timeout=timeout) as resp:
             if resp.status == 304:
                 return 304, b"", dict(resp.headers)
@@ -193,7 +194,9 @@ async def follow_ctx(app: web.Application):
         return
     stop = asyncio.Event()
     async with aiohttp.ClientSession(headers={"User-Agent": "warncast-follow"}) as session:
-        tasks = [asyncio.ensure_future(Follower(app, url, issuer, session, settings.follow_interval_s).run(stop))
+        timeout_s = min(REQUEST_TIMEOUT_S, max(1.0, settings.follow_interval_s * 10))
+        tasks = [asyncio.ensure_future(Follower(app, url, issuer, session, settings.follow_interval_s,
+                                                timeout_s).run(stop))
                  for url, issuer in settings.follow]
         yield
         stop.set()

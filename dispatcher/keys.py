@@ -177,6 +177,21 @@ def receipt_reports(channel: str, day: int) -> str:
     return f"{PREFIX}:reports:{channel}:{day}"
 
 
+def registrations(client: str) -> str:
+    """Open registrations from one client address in the current window (expires with it)."""
+    return f"{PREFIX}:reglimit:{client}"
+
+
+def sms_verification(sid: int) -> str:
+    """hash: number and channels waiting for verification, code digest, expires_at, attempts, sent_at."""
+    return f"{PREFIX}:smsverify:{sid}"
+
+
+def sms_codes_sent(number: str) -> str:
+    """Verification codes sent to one number this hour (expires with it)."""
+    return f"{PREFIX}:smscodes:{number}"
+
+
 # -- shelters -------------------------------------------------------------
 SHELTER_SEQ = f"{PREFIX}:shelter:seq"           #: INCR → next shelter id
 SHELTERS = f"{PREFIX}:shelters"                 #: hash shelter id → JSON record (see dispatcher.shelters)

@@ -107,6 +107,10 @@ class Settings:
     #: Seconds between polls of a followed feed (doubled after each failure, up to 5 minutes).
     follow_interval_s: float = 30.0
 
+    #: Open registrations (POST /api/v1/subscribers) one client address may make per window; 0 = no limit.
+    registration_limit: int = 60
+    registration_window_s: int = 600
+
     @classmethod
     def from_env(cls) -> "Settings":
         """Build settings from WARNCAST_* variables (and REDIS_URL)."""
@@ -139,6 +143,8 @@ class Settings:
             max_retry_rounds=int(_env("WARNCAST_MAX_RETRY_ROUNDS", "5")),
             rate_limits=_pairs(_env("WARNCAST_RATE_LIMITS", "")),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
+            registration_limit=int(_env("WARNCAST_REGISTRATION_LIMIT", "60")),
+            registration_window_s=int(_env("WARNCAST_REGISTRATION_WINDOW_S", "600")),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
             max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),

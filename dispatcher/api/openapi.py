@@ -71,9 +71,16 @@ OPENAPI = {
         "/api/v1/alerts/{id}/cancel": {"post": _op("Cancel an alert (issues a CAP Cancel)", "issuer",
                                                    {"202": "cancel accepted", **ERR, "422": "cannot cancel"},
                                                    params=[ID])},
-        "/api/v1/subscribers": {"post": _op("Register a subscriber; returns its token once", "subscriber",
-                                            {"201": "created", "422": "invalid fields named"}, security=False,
+        "/api/v1/subscribers": {"post": _op("Register a subscriber; returns its token once (an SMS number waits "
+                                            "for verification)", "subscriber",
+                                            {"201": "created", "422": "invalid fields named",
+                                             "429": "too many registrations from this address"}, security=False,
                                             body="application/json")},
+        "/api/v1/subscribers/{id}/sms:verify": {"post": _op(
+            "Send a one-time code to the SMS number waiting for verification ({}), or confirm it "
+            "({\"code\": \"123456\"})", "subscriber",
+            {"200": "verified", "202": "code sent", **ERR, "409": "SMS channel off", "422": "wrong or expired code",
+             "429": "asked too often", "503": "gateway did not take the code"}, params=[ID], body="application/json")},
         "/api/v1/subscribers/{id}": {
             "get": _op("Read a subscriber (own token or operator)", "subscriber", {"200": "subscriber", **ERR},
                        params=[ID]),
@@ -181,4 +188,18 @@ OPENAPI["paths"].update({
                      body="application/json"),
         "delete": _op("Remove a shelter (operator)", "operator", {"204": "removed", **ERR}, params=[ID]),
     },
+})
+
+
+# -- the subscriber app -------------------------------------------------------------
+OPENAPI["paths"].update({
+    "/app": {"get": _op("The subscriber app (a progressive web app)", "public", {"200": "HTML"}, security=False)},
+    "/app/": {"get": _op("The subscriber app (a progressive web app)", "public", {"200": "HTML"}, security=False)},
+    "/app/sw.js": {"get": _op("The app's service worker", "public", {"200": "JavaScript"}, security=False)},
+    "/app/manifest.webmanifest": {"get": _op("The app's web manifest", "public", {"200": "manifest"}, security=False)},
+    "/app/regions.json": {"get": _op("Districts and streets for the sign-up search", "public", {"200": "regions"},
+                                     security=False)},
+    "/app/static/{name}": {"get": _op("The app's scripts, stylesheet and icon", "public", {"200": "file", "404": "no such file"},
+                                      security=False, params=[{"name": "name", "in": "path", "required": True,
+                                                               "schema": {"type": "string"}}])},
 })

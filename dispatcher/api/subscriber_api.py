@@ -12,10 +12,11 @@ from subscribers.errors import NotFound as SubscriberNotFound
 from subscribers.errors import ValidationError
 from subscribers.importer import detect_format, import_bytes
 
-from .. import audit
+from .. import audit, registration_limit, sms_verification
 from ..audit import Action
 from ..errors import BadRequest, NotFound
 from . import context as ctx
+from . import sms_verify
 from .common import caller, json_response, path_id, read_json, remote
 
 
@@ -28,13 +29,21 @@ def _invalid(exc: ValidationError) -> web.Response:
 
 
 async def register(request: web.Request) -> web.Response:
+    """Open, so limited per client address; an SMS number waits for its one-time code."""
+    settings = request.app[ctx.SETTINGS]
+    await registration_limit.admit(request.app[ctx.REDIS], remote(request), settings.registration_limit,
+                                   settings.registration_window_s)
     data = await read_json(request, 64 * 1024)
     try:
+        data, pending = sms_verify.hold_back(data)
         sub, token = await _store(request).create(data)
     except ValidationError as exc:
         return _invalid(exc)
-    return json_response({**sub.public(), "token": token}, status=201,
-                         headers={"Location": f"/api/v1/subscribers/{sub.id}"})
+    body = {**sub.public(), "token": token}
+    if pending:
+        await sms_verification.hold(request.app[ctx.REDIS], sub.id, pending)
+        body["sms"] = sms_verify.pending_view(sub.id, pending.number)
+    return json_response(body, status=201, headers={"Location": f"/api/v1/subscribers/{sub.id}"})
 
 
 async def _own(request: web.Request) -> int:
@@ -53,10 +62,20 @@ async def get_subscriber(request: web.Request) -> web.Response:
 
 
 async def patch_subscriber(request: web.Request) -> web.Response:
-    sid = await _own(request)
+    """A new SMS number from the subscriber waits for its code; an operator's is taken as given."""
+    who = await caller(request, subscriber_ok=True)
+    sid = path_id(request)
+    who.may_touch_subscriber(sid)
     data = await read_json(request, 64 * 1024)
     try:
-        return json_response((await _store(request).update(sid, data)).public())
+        pending = None
+        if who.role == "subscriber":
+            data, pending = sms_verify.hold_back(data, await _store(request).get(sid))
+        sub = await _store(request).update(sid, data)
+        if pending:
+            await sms_verification.hold(request.app[ctx.REDIS], sid, pending)
+            return json_response({**sub.public(), "sms": sms_verify.pending_view(sid, pending.number)})
+        return json_response(sub.public())
     except ValidationError as exc:
         return _invalid(exc)
     except SubscriberNotFound:
@@ -109,3 +128,4 @@ def setup(app: web.Application) -> None:
     r.add_patch(r"/api/v1/subscribers/{id:\d+}", patch_subscriber)
     r.add_delete(r"/api/v1/subscribers/{id:\d+}", delete_subscriber)
     r.add_put(r"/api/v1/subscribers/{id:\d+}/location", put_location)
+    sms_verify.setup(app)

@@ -10,7 +10,7 @@ from ..errors import Forbidden, Rejected
 from ..estimate import Audience, dry_record, estimate
 from ..validation import Report, media_type_of, validate
 from . import context as ctx
-from .common import caller, json_response, read_limited
+from .common import MAX_ERRORS, caller, json_response, read_limited
 
 
 async def _scope_errors(app: web.Application, who, alert: cap.Alert) -> list[FieldError]:
@@ -56,7 +56,16 @@ async def validate_alert(request: web.Request) -> web.Response:
                              tuple(engine.channels), settings.sms_signature)
             rec = dry_record(alert, await engine.alerts.resolve_references(alert), who.name)
             out["estimate"] = await estimate(where, rec)
-    return json_response(out)
+    return json_response(_capped(out))
+
+
+def _capped(out: dict) -> dict:
+    """At most MAX_ERRORS errors and warnings, with counts of the rest (as every error answer)."""
+    for name in ("errors", "warnings"):
+        if len(out[name]) > MAX_ERRORS:
+            out[f"{name}_omitted"] = len(out[name]) - MAX_ERRORS
+            out[name] = out[name][:MAX_ERRORS]
+    return out
 
 
 def setup(app: web.Application) -> None:

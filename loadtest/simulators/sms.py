@@ -46,6 +46,8 @@ class SmsGatewaySimulator:
         #: Batch requests received (whatever their answer) and the numbers each carried.
         self.requests = 0
         self.batch_sizes: list[int] = []
+        #: The last text each number was sent (what that phone shows, e.g. a verification code).
+        self.last_text: dict[str, str] = {}
         self.reports_sent = 0
         self.callback_failures = 0
         self._ids = itertools.count(1)
@@ -106,6 +108,7 @@ class SmsGatewaySimulator:
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "BAD_REQUEST"}, status=400)
         self.batch_sizes.append(len(numbers))
+        self.last_text.update(dict.fromkeys(numbers, text))
         delay = f.latency()
         if delay:
             await asyncio.sleep(delay)

@@ -32,8 +32,18 @@ class Api:
         return await self.call("POST", "/api/v1/alerts", who, json=doc)
 
     async def register(self, **fields):
+        """A subscriber as an app registers it; an SMS number is then vouched for by the operator (as a
+        bulk import does), standing in for the one-time code its owner would type in."""
         status, data = await self.call("POST", "/api/v1/subscribers", None, json=fields)
         assert status == 201, data
+        token = data["token"]
+        if "sms" in data:
+            from subscribers.model import validate
+            wanted = validate(fields)
+            status, data = await self.call("PATCH", f"/api/v1/subscribers/{data['id']}", "operator", json={
+                "endpoints": {"sms": wanted.endpoints["sms"]}, "channels": wanted.channels})
+            assert status == 200, data
+            data["token"] = token
         return data
 
     async def drain(self):

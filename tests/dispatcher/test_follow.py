@@ -133,13 +133,19 @@ def test_index_links_oldest_first(case, index, links):
 
 
 async def test_an_upstream_that_fails_then_recovers_is_followed(store, redis_sync, settings, tmp_path):
-    """Down (500), then garbage, then a real feed: the follower backs off and then dispatches."""
-    answers = [web.Response(status=500), web.Response(body=b"garbage")]
+    """Slow (no answer within the timeout), down (500), then garbage, then a real feed: the follower backs
+    off and then dispatches."""
+    never = asyncio.Event()
+    answers = ["hang", web.Response(status=500), web.Response(body=b"garbage")]
     real: dict = {}
 
     async def index(request):
         if answers:
-            return answers.pop(0)
+            answer = answers.pop(0)
+            if answer == "hang":
+                await never.wait()  # cancelled when the follower gives up and disconnects
+                return web.Response(status=504)
+            return answer
         return web.Response(body=real["feed"], content_type="application/atom+xml")
 
     async def entry(request):
@@ -148,7 +154,7 @@ async def test_an_upstream_that_fails_then_recovers_is_followed(store, redis_syn
     app = web.Application()
     app.router.add_get("/feed", index)
     app.router.add_get("/a.xml", entry)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, handler_cancellation=True)
     await runner.setup()
     port = _free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -161,7 +167,8 @@ async def test_an_upstream_that_fails_then_recovers_is_followed(store, redis_syn
                                      follow_interval_s=0.05)
         async with open_api(store, follow) as api:
             sub = await api.register(regions=["110105"])
-            await _until(lambda: _sent_to(api, sub["id"]), 10.0)
+            await _until(lambda: _sent_to(api, sub["id"]), 15.0)
             assert answers == []
     finally:
+        never.set()
         await runner.cleanup()

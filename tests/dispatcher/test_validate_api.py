@@ -73,3 +73,12 @@ async def test_sms_segments_are_the_rendered_text_times_the_sms_recipients(api):
     assert est["by_channel"] == {"sms": 3, "inapp": 1}
     per = est["sms_segments_per_message"]["zh-CN"]
     assert per >= 1 and est["sms_segments"] == 3 * per
+
+
+async def test_the_error_list_is_capped(api):
+    doc = cap_json()
+    for i in range(500):
+        doc[f"bogus{i}"] = 1
+    status, body = await _validate(api, doc)
+    assert status == 200 and body["valid"] is False
+    assert len(body["errors"]) == 50 and body["errors_omitted"] == 450
