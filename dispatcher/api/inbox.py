@@ -17,6 +17,7 @@ from .. import keys
 from ..alerts import AlertRecord
 from ..delivery import REACHED, State, count
 from ..errors import BadRequest, NotFound
+from ..stream_slots import StreamSlot
 from . import context as ctx
 from .common import caller, json_response, read_json
 
@@ -123,6 +124,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     sid = await _subscriber(request)
     engine = request.app[ctx.ENGINE]
     lang = await _language(engine, sid)
+    slot = StreamSlot(request.app[ctx.REDIS], f"sub:{sid}", request.app[ctx.SETTINGS].stream_limit)
+    await slot.take()
     hub: StreamHub = request.app[ctx.HUB]
     q = hub.connect(sid)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
@@ -135,6 +138,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 alert_id = await asyncio.wait_for(q.get(), HEARTBEAT_S)
             except asyncio.TimeoutError:
                 await resp.write(b": ping\n\n")
+                await slot.refresh()
                 continue
             rec = await engine.alerts.get(alert_id)
             item = _item(engine, rec, lang, State.SENT)
@@ -143,6 +147,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         hub.disconnect(sid, q)
+        await slot.release()
     return resp
 
 
