@@ -123,10 +123,11 @@ def worker(processes: int, burst: bool) -> None:
 @click.option("--devices", type=int, default=40, show_default=True,
               help="Simulated phones that hold the in-app stream open and acknowledge.")
 @click.option("--polygon", is_flag=True, help="Also publish the sample polygon-and-circle warning.")
-def demo(n: int, devices: int, polygon: bool) -> None:
+@click.option("--shelters", is_flag=True, help="Also import the synthetic shelters and publish a Shelter warning.")
+def demo(n: int, devices: int, polygon: bool, shelters: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
-    sys.exit(_run(run_demo(n, devices, polygon)))
+    sys.exit(_run(run_demo(n, devices, polygon, shelters=shelters)))
 
 
 @main.group()

@@ -87,7 +87,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -> int:
+async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *, shelters: bool = False) -> int:
     started = time.perf_counter()
     sims = await SimulatorSet(("hms", "sms")).start({"hms": 0, "sms": 0})
     port = free_port()
@@ -176,6 +176,10 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False) -
             console.print("[red]not every targeted subscriber was reached")
         if polygon:
             ok = await _polygon_alert(session, url, issuer_key, operator_key) and ok
+        if shelters:
+            from . import demo_shelters
+            ok = await demo_shelters.run(session, url, issuer_key, operator_key, redis, settings,
+                                         await subs.shard_count()) and ok
         return 0 if ok else 1
     finally:
         for t in tasks:

@@ -22,6 +22,8 @@ from .shelters import ShelterArrays
 
 #: Subscribers per block: the distance matrix of a block is BLOCK × shelters float64s.
 BLOCK = 8192
+#: Candidates beyond N re-measured exactly after the planar ranking (guards near-ties).
+REFINE = 3
 DIRECTIONS = {
     "en": ("north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"),
     "zh-CN": ("北", "东北", "东", "东南", "南", "西南", "西", "西北"),
@@ -50,6 +52,35 @@ def direction(bearing, lang: str = "en") -> str:
     return DIRECTIONS["en" if lang.startswith("en") else "zh-CN"][int(((float(bearing) + 22.5) % 360) // 45)]
 
 
+def _smallest(d2: np.ndarray, kk: int) -> np.ndarray:
+    """Columns of the kk smallest values per row (unordered); a few argmins beat argpartition for small kk."""
+    rows, cols = d2.shape
+    if kk >= cols:
+        return np.broadcast_to(np.arange(cols), d2.shape)
+    if kk > 8:
+        return np.argpartition(d2, kk - 1, axis=1)[:, :kk]
+    out = np.empty((rows, kk), dtype=np.int64)
+    every = np.arange(rows)
+    for j in range(kk):
+        out[:, j] = d2.argmin(axis=1)
+        d2[every, out[:, j]] = np.inf
+    return out
+
+
+def _block(lat, lon, slat, slon, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(candidate columns, km) of the k nearest for one block: ranked on a local plane (longitudes
+    scaled by each subscriber's cos(latitude)), the best k + REFINE re-measured on the sphere."""
+    scale = np.cos(np.radians(lat)).astype(np.float32)[:, None]
+    dx = (lon.astype(np.float32)[:, None] - slon.astype(np.float32)[None, :]) * scale
+    dy = lat.astype(np.float32)[:, None] - slat.astype(np.float32)[None, :]
+    d2 = dx * dx + dy * dy
+    kk = min(k + REFINE, len(slat))
+    part = _smallest(d2, kk)
+    exact = haversine_km(lat[:, None], lon[:, None], slat[part], slon[part])
+    order = np.argsort(exact, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(exact, order, axis=1)
+
+
 def nearest(lat: np.ndarray, lon: np.ndarray, shelters: ShelterArrays, n: int = 3,
             kinds: Iterable[str] = ()) -> Nearest:
     """The ``n`` nearest open shelters fit for ``kinds`` to each (lat, lon)."""
@@ -64,13 +95,9 @@ def nearest(lat: np.ndarray, lon: np.ndarray, shelters: ShelterArrays, n: int = 
         slat, slon = shelters.lat[candidates], shelters.lon[candidates]
         for start in range(0, m, BLOCK):
             stop = min(start + BLOCK, m)
-            d = haversine_km(lat[start:stop, None], lon[start:stop, None], slat[None, :], slon[None, :])
-            part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(candidates) else np.tile(
-                np.arange(len(candidates)), (stop - start, 1))
-            pd = np.take_along_axis(d, part, axis=1)
-            order = np.argsort(pd, axis=1, kind="stable")
-            index[start:stop, :k] = candidates[np.take_along_axis(part, order, axis=1)]
-            km[start:stop, :k] = np.take_along_axis(pd, order, axis=1)
+            cols, dist = _block(lat[start:stop], lon[start:stop], slat, slon, k)
+            index[start:stop, :k] = candidates[cols]
+            km[start:stop, :k] = dist
     found = index >= 0
     bearing = np.full((m, n), np.nan)
     if found.any():
@@ -86,33 +113,45 @@ def distance_text(km: float, lang: str) -> str:
     return f"{km:.1f} km" if lang.startswith("en") else f"{km:.1f}公里"
 
 
+def _prefix(name: str, lang: str) -> str:
+    return f"nearest shelter: {name}, " if lang.startswith("en") else f"最近避难场所：{name}，"
+
+
+def _suffix(km: float, bearing: float, lang: str) -> str:
+    if lang.startswith("en"):
+        return f"{distance_text(km, lang)} {direction(bearing, lang)}"
+    return f"向{direction(bearing, lang)}{distance_text(km, lang)}"
+
+
 def line(name: str, km: float, bearing: float, lang: str) -> str:
     """One short line of guidance to a shelter."""
-    if lang.startswith("en"):
-        return f"nearest shelter: {name}, {distance_text(km, lang)} {direction(bearing, lang)}"
-    return f"最近避难场所：{name}，向{direction(bearing, lang)}{distance_text(km, lang)}"
+    return _prefix(name, lang) + _suffix(km, bearing, lang)
+
+
+def _names(shelters: ShelterArrays, which: np.ndarray, lang: str, with_address: bool) -> np.ndarray:
+    out = np.empty(len(which), dtype=object)
+    for i, idx in enumerate(which.tolist()):
+        s = shelters.shelters[idx]
+        name = s.display_name(lang)
+        if with_address:
+            name += f" ({s.display_address(lang)})" if lang.startswith("en") else f"（{s.display_address(lang)}）"
+        out[i] = _prefix(name, lang)
+    return out
 
 
 def guidance(found: Nearest, shelters: ShelterArrays, lang: str, with_address: bool = True) -> list[str | None]:
-    """Per subscriber, the line for its nearest shelter (None when it has none); each distinct
-    (shelter, rounded distance, direction) is formatted once."""
+    """Per subscriber, the line for its nearest shelter (None when it has none). Each shelter's part and
+    each distinct (rounded distance, direction) part is formatted once; numpy joins them."""
     first = found.index[:, 0] if found.index.size else np.empty(0, dtype=np.int64)
     has = first >= 0
-    out: list[str | None] = [None] * len(first)
+    out = np.full(len(first), None, dtype=object)
     if not has.any():
-        return out
-    rounded = np.where(found.km[has, 0] < 1.0, np.round(found.km[has, 0] * 20) / 20, np.round(found.km[has, 0], 1))
+        return out.tolist()
+    km = found.km[has, 0]
+    metres = np.where(km < 1.0, np.round(km * 20) * 50, np.round(km * 10) * 100).astype(np.int64)
     octant = (((found.bearing[has, 0] + 22.5) % 360) // 45).astype(np.int64)
-    keys = np.stack([first[has], np.round(rounded * 1000).astype(np.int64), octant], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    texts = []
-    for shelter_i, metres, octa in uniq.tolist():
-        s = shelters.shelters[shelter_i]
-        name = s.display_name(lang)
-        if with_address:
-            name += (f" ({s.display_address(lang)})" if lang.startswith("en") else f"（{s.display_address(lang)}）")
-        texts.append(line(name, metres / 1000.0, octa * 45.0, lang))
-    rows = np.flatnonzero(has)
-    for row, u in zip(rows.tolist(), inverse.reshape(-1).tolist()):
-        out[row] = texts[u]
-    return out
+    which, by_shelter = np.unique(first[has], return_inverse=True)
+    ways, by_way = np.unique((np.minimum(metres, 2**40) << 3) | octant, return_inverse=True)
+    suffixes = np.array([_suffix((w >> 3) / 1000.0, (w & 7) * 45.0, lang) for w in ways.tolist()], dtype=object)
+    out[has] = _names(shelters, which, lang, with_address)[by_shelter.reshape(-1)] + suffixes[by_way.reshape(-1)]
+    return out.tolist()

@@ -17,7 +17,7 @@ def ts(dt: datetime) -> str:
 def cap_json(*, codes=("110105",), polygons=(), circles=(), severity="Severe", urgency="Expected",
              status="Actual", msg_type="Alert", scope="Public", category="Met", references=None,
              expires_in: float = 3600, identifier: str | None = None, sender="bjmb@cma.gov.cn",
-             sent: datetime | None = None, headline="暴雨橙色预警", languages=("zh-CN", "en-US")) -> dict:
+             sent: datetime | None = None, headline="暴雨橙色预警", languages=("zh-CN", "en-US"), response_types=()) -> dict:
     sent = sent or datetime.now(CST)
     infos = []
     for lang in languages:
@@ -37,6 +37,8 @@ def cap_json(*, codes=("110105",), polygons=(), circles=(), severity="Severe", u
             "instruction": "请注意防范" if lang.startswith("zh") else "Stay indoors",
             "area": [area],
         })
+        if response_types:
+            infos[-1]["responseType"] = list(response_types)
     doc = {"identifier": identifier or f"test-{next(_seq)}-{int(sent.timestamp() * 1000)}", "sender": sender,
            "sent": ts(sent), "status": status, "msgType": msg_type, "scope": scope, "info": infos}
     if scope == "Restricted":

@@ -22,6 +22,7 @@ from . import context as ctx
 from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
 from . import shelters_api
+from ..web import views as web_views
 
 log = logging.getLogger(__name__)
 
@@ -88,4 +89,5 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     keys_api.setup(app)
     audit_api.setup(app)
     shelters_api.setup(app)
+    web_views.setup(app)
     return app

@@ -19,6 +19,8 @@ from ..delivery import REACHED, State, count
 from ..errors import BadRequest, NotFound
 from ..stream_slots import StreamSlot
 from . import context as ctx
+from . import inbox_items
+from .shelters_api import SHELTERS
 from .common import caller, json_response, read_json
 
 log = logging.getLogger(__name__)
@@ -85,45 +87,54 @@ async def _subscriber(request: web.Request) -> int:
     return who.subscriber_id
 
 
-def _item(engine, rec: AlertRecord, lang: str, state: int) -> dict:
-    n = engine.renderer.notice(rec, "inapp", lang)
-    return {"alert_id": rec.id, "identifier": rec.alert.identifier, "msgType": rec.alert.msg_type,
-            "status": rec.alert.status, "severity": n.severity, "urgency": n.urgency, "title": n.title,
-            "body": n.body, "sent": rec.alert.sent_text, "expires_at": rec.expires_at,
-            "state": State(state).label, "links": {"cap": f"/api/v1/alerts/{rec.id}.xml"}}
-
-
-async def _language(engine, sid: int) -> str:
+async def _subscriber_record(engine, sid: int):
     try:
-        sub = await engine.subscribers.get(sid)
+        return await engine.subscribers.get(sid)
     except SubscriberNotFound:
         raise NotFound(f"no subscriber {sid}") from None
+
+
+def _language(sub) -> str:
     return C.LANGUAGES[C.language_index(sub.language)]
 
 
-async def inbox(request: web.Request) -> web.Response:
-    sid = await _subscriber(request)
+async def _reached(request: web.Request, sid: int, sub, after_id: int = 0) -> list[dict]:
+    """Inbox entries of the alerts that reached the subscriber in the window, oldest first."""
     engine = request.app[ctx.ENGINE]
-    lang = await _language(engine, sid)
     since = time.time() - request.app[ctx.SETTINGS].inbox_window_s
     ids = await engine.alerts.recent_ids(since)
     shard, off = engine.subscribers.locate(sid)
     pipe = engine.redis.pipeline(transaction=False)
     for a in ids:
         pipe.getrange(keys.delivery_state(shard, a), off, off)
+    records = [await engine.alerts.get(a) for a in ids]
+    after = inbox_items.successors(records)
     items = []
-    for a, raw in zip(ids, await pipe.execute()):
-        if raw and raw[0] in REACHED:
-            items.append(_item(engine, await engine.alerts.get(a), lang, raw[0]))
+    for rec, raw in zip(records, await pipe.execute()):
+        if raw and raw[0] in REACHED and rec.id > after_id:
+            items.append(await inbox_items.item(engine, request.app[SHELTERS], rec, sub, _language(sub), raw[0], after))
+    return items
+
+
+async def inbox(request: web.Request) -> web.Response:
+    sid = await _subscriber(request)
+    sub = await _subscriber_record(request.app[ctx.ENGINE], sid)
+    items = await _reached(request, sid, sub)
     items.reverse()
     return json_response({"subscriber_id": sid, "alerts": items})
+
+
+def _last_event_id(request: web.Request) -> int:
+    raw = request.headers.get("Last-Event-ID", request.query.get("last_event_id", ""))
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else 0
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """SSE: one ``alert`` event per alert delivered in-app while connected (id = alert id)."""
     sid = await _subscriber(request)
     engine = request.app[ctx.ENGINE]
-    lang = await _language(engine, sid)
+    sub = await _subscriber_record(engine, sid)
+    last = _last_event_id(request)
     slot = StreamSlot(request.app[ctx.REDIS], f"sub:{sid}", request.app[ctx.SETTINGS].stream_limit)
     await slot.take()
     hub: StreamHub = request.app[ctx.HUB]
@@ -133,6 +144,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         await resp.prepare(request)
         await resp.write(b"retry: 3000\n: connected\n\n")
+        replayed: set[int] = set()
+        if last:                      # a reconnect: what reached the subscriber since the last event it saw
+            for item in await _reached(request, sid, sub, last):
+                replayed.add(item["alert_id"])
+                await resp.write(b"id: %d\nevent: alert\ndata: %s\n\n" % (item["alert_id"], orjson.dumps(item)))
         while True:
             try:
                 alert_id = await asyncio.wait_for(q.get(), HEARTBEAT_S)
@@ -140,8 +156,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await resp.write(b": ping\n\n")
                 await slot.refresh()
                 continue
+            if alert_id in replayed:
+                continue
             rec = await engine.alerts.get(alert_id)
-            item = _item(engine, rec, lang, State.SENT)
+            item = await inbox_items.item(engine, request.app[SHELTERS], rec, sub, _language(sub), State.SENT, {})
             await resp.write(b"id: %d\nevent: alert\ndata: %s\n\n" % (alert_id, orjson.dumps(item)))
     except (ConnectionResetError, asyncio.CancelledError):
         pass

@@ -189,3 +189,17 @@ OPENAPI["paths"].update({
         "delete": _op("Remove a shelter (operator)", "operator", {"204": "removed", **ERR}, params=[ID]),
     },
 })
+
+
+# -- the subscriber app -------------------------------------------------------------
+OPENAPI["paths"].update({
+    "/app": {"get": _op("The subscriber app (a progressive web app)", "public", {"200": "HTML"}, security=False)},
+    "/app/": {"get": _op("The subscriber app (a progressive web app)", "public", {"200": "HTML"}, security=False)},
+    "/app/sw.js": {"get": _op("The app's service worker", "public", {"200": "JavaScript"}, security=False)},
+    "/app/manifest.webmanifest": {"get": _op("The app's web manifest", "public", {"200": "manifest"}, security=False)},
+    "/app/regions.json": {"get": _op("Districts and streets for the sign-up search", "public", {"200": "regions"},
+                                     security=False)},
+    "/app/static/{name}": {"get": _op("The app's scripts, stylesheet and icon", "public", {"200": "file", "404": "no such file"},
+                                      security=False, params=[{"name": "name", "in": "path", "required": True,
+                                                               "schema": {"type": "string"}}])},
+})
