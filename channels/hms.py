@@ -224,8 +224,7 @@ class HmsChannel(Channel):
 
     async def _send_batch(self, notice: Notice, tokens: list[str], ttl_s: int) -> list[Result]:
         assert self._session is not None, "open() first"
-        payload = json.dumps(self.build_message(notice, tokens, ttl_s), ensure_ascii=False,
-                             separators=(",", ":")).encode()
+        payload = orjson.dumps(self.build_message(notice, tokens, ttl_s))
         url = f"{self.settings.url}/v1/{self.settings.app_id}/messages:send"
         refused: str | None = None
         for attempt in (1, 2):

@@ -113,24 +113,35 @@ def classify_sms_response(status: int, headers: Mapping[str, str], payload: Any,
     results = payload.get("results") if isinstance(payload, dict) else None
     if not isinstance(results, list):
         return _each(n, Outcome.RETRY, Reason.SERVER_ERROR, detail="malformed gateway answer")
+    if len(results) == n:           # the usual answer: one result per number, in the request's order
+        out = []
+        for number, item in zip(numbers, results):
+            if not isinstance(item, dict) or item.get("to") != number:
+                break
+            out.append(_number_result(item))
+        else:
+            return out
     by_number: dict[str, list[dict]] = defaultdict(list)
     for item in results:
         if isinstance(item, dict):
             by_number[str(item.get("to", ""))].append(item)
-    out: list[Result] = []
+    out = []
     for number in numbers:
         items = by_number.get(number)
         if not items:
             out.append(Result(Outcome.RETRY, Reason.UNKNOWN, detail="no result for this number"))
             continue
-        item = items.pop(0)
-        if item.get("status") == "accepted" and item.get("message_id"):
-            out.append(Result(Outcome.ACCEPTED, Reason.OK, provider_id=str(item["message_id"])))
-            continue
-        error = str(item.get("error") or item.get("status") or "UNKNOWN")
-        outcome, reason = _REJECTIONS.get(error, (Outcome.PERMANENT, Reason.UNKNOWN))
-        out.append(Result(outcome, reason, detail=error[:64]))
+        out.append(_number_result(items.pop(0)))
     return out
+
+
+def _number_result(item: dict) -> Result:
+    """The Result of one number's entry in the gateway's answer."""
+    if item.get("status") == "accepted" and item.get("message_id"):
+        return Result(Outcome.ACCEPTED, Reason.OK, provider_id=str(item["message_id"]))
+    error = str(item.get("error") or item.get("status") or "UNKNOWN")
+    outcome, reason = _REJECTIONS.get(error, (Outcome.PERMANENT, Reason.UNKNOWN))
+    return Result(outcome, reason, detail=error[:64])
 
 
 class SmsChannel(Channel):
@@ -185,24 +196,31 @@ class SmsChannel(Channel):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     async def send(self, notice: Notice, recipients: Sequence[Recipient]) -> list[Result]:
-        if not recipients:
+        return await self._send_numbers(notice, [r.endpoint for r in recipients])
+
+    async def send_columns(self, notice: Notice, subscriber_ids: Sequence[int],
+                           endpoints: Sequence[str]) -> list[Result]:
+        return await self._send_numbers(notice, endpoints)
+
+    async def _send_numbers(self, notice: Notice, numbers: Sequence[str]) -> list[Result]:
+        if not numbers:
             return []
         parts = segments(notice.body)
         if parts > self.settings.max_parts:
-            return _each(len(recipients), Outcome.PERMANENT, Reason.PAYLOAD_TOO_LARGE,
+            return _each(len(numbers), Outcome.PERMANENT, Reason.PAYLOAD_TOO_LARGE,
                          detail=f"{parts} segments > {self.settings.max_parts}")
         if self._session is None:
             await self.open()
-        results: list[Result | None] = [None] * len(recipients)
+        results: list[Result | None] = [None] * len(numbers)
         sendable: list[int] = []
-        for i, r in enumerate(recipients):
-            if _E164.match(r.endpoint or ""):
+        for i, number in enumerate(numbers):
+            if _E164.match(number or ""):
                 sendable.append(i)
             else:
                 results[i] = Result(Outcome.GONE, Reason.INVALID_ENDPOINT, detail="not an E.164 number")
         size = self.max_batch
         chunks = [sendable[k:k + size] for k in range(0, len(sendable), size)]
-        answers = await asyncio.gather(*(self._post(notice, [recipients[i].endpoint for i in c]) for c in chunks))
+        answers = await asyncio.gather(*(self._post(notice, [numbers[i] for i in c]) for c in chunks))
         for chunk, answer in zip(chunks, answers):
             for i, res in zip(chunk, answer):
                 results[i] = res

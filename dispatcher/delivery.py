@@ -70,36 +70,52 @@ local key, chkey = KEYS[1], KEYS[2]
 local new, allowed, chan, offs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local cur = redis.call('GET', key) or ''
 local curlen = #cur
-local moved, out = {}, {}
+local moved, nmoved = {}, 0
 for i = 1, #offs - 1, 2 do
   local lo, hi = string.byte(offs, i, i + 1)
   local off = lo + hi * 256
   local s = 0
   if off < curlen then s = string.byte(cur, off + 1) end
   if bit.band(allowed, bit.lshift(1, s)) ~= 0 then
-    moved[#moved + 1] = off
-    out[#out + 1] = string.sub(offs, i, i + 1)
+    nmoved = nmoved + 1
+    moved[nmoved] = off
   end
 end
-if #moved == 0 then return '' end
--- Rewrite the span from the first to the last moved offset in one SETRANGE per key: the offsets
--- of a batch are scattered (grouped by channel and language), so runs would be short.
+if nmoved == 0 then return '' end
+-- Rewrite the span from the first to the last moved offset in one SETRANGE per key, built from the
+-- old bytes between runs of moved offsets and one string.rep per run (offsets are sorted).
 local first, last = moved[1], moved[#moved]
 local function rewrite(k, value)
   local old = (k == key) and cur or (redis.call('GET', k) or '')
-  local t = {}
-  for j = first, last, 4000 do
-    local stop = math.min(j + 3999, last)
-    local got = {string.byte(old, j + 1, stop + 1)}
-    for m = 1, stop - j + 1 do t[j - first + m] = got[m] or 0 end
+  local byte = string.char(value)
+  local parts, n = {}, 0
+  local at = first                      -- next offset of the span still to emit
+  local i, count = 1, #moved
+  while i <= count do
+    local s = moved[i]
+    local e = s
+    while i < count and moved[i + 1] == e + 1 do
+      i = i + 1
+      e = e + 1
+    end
+    if s > at then
+      local gap = string.sub(old, at + 1, s)
+      if #gap < s - at then gap = gap .. string.rep('\\0', s - at - #gap) end
+      n = n + 1
+      parts[n] = gap
+    end
+    n = n + 1
+    parts[n] = string.rep(byte, e - s + 1)
+    at = e + 1
+    i = i + 1
   end
-  for _, off in ipairs(moved) do t[off - first + 1] = value end
-  local parts = {}
-  for j = 1, #t, 4000 do parts[#parts + 1] = string.char(unpack(t, j, math.min(j + 3999, #t))) end
   redis.call('SETRANGE', k, first, table.concat(parts))
 end
 rewrite(key, new)
 if chan > 0 then rewrite(chkey, chan) end
+if nmoved * 2 == #offs then return offs end
+local out = {}
+for j = 1, nmoved do out[j] = string.char(moved[j] % 256, math.floor(moved[j] / 256)) end
 return table.concat(out)
 """
 

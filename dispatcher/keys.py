@@ -183,6 +183,11 @@ def sms_verification(sid: int) -> str:
     return f"{PREFIX}:smsverify:{sid}"
 
 
+def stream_slots(who: str) -> str:
+    """zset stream id → last heartbeat (s) of the event streams one credential holds open."""
+    return f"{PREFIX}:streams:{who}"
+
+
 def sms_codes_sent(number: str) -> str:
     """Verification codes sent to one number this hour (expires with it)."""
     return f"{PREFIX}:smscodes:{number}"

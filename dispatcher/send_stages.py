@@ -44,10 +44,16 @@ log = logging.getLogger(__name__)
 #: Endpoints of a batch (offsets packed as uint16), newline-joined, "" where none: the batch costs one
 #: argument to pack instead of one per subscriber (the fan-out process is the busier side).
 ENDPOINTS = """
-local out = {}
+local fields = {}
 for i = 1, #ARGV[1] - 1, 2 do
   local lo, hi = string.byte(ARGV[1], i, i + 1)
-  out[#out + 1] = redis.call('HGET', KEYS[1], lo + hi * 256) or ''
+  fields[#fields + 1] = lo + hi * 256
+end
+-- one HMGET per 4,000 offsets (Lua's unpack limit), not one HGET per subscriber
+local out = {}
+for j = 1, #fields, 4000 do
+  local got = redis.call('HMGET', KEYS[1], unpack(fields, j, math.min(j + 3999, #fields)))
+  for k = 1, #got do out[#out + 1] = got[k] or '' end
 end
 return table.concat(out, '\\n')
 """

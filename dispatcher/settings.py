@@ -113,6 +113,10 @@ class Settings:
     #: Open registrations (POST /api/v1/subscribers) one client address may make per window; 0 = no limit.
     registration_limit: int = 60
     registration_window_s: int = 600
+    #: Event streams (inbox, alert progress) one key or subscriber token may hold open; 0 = no limit.
+    stream_limit: int = 5
+    #: An alert's progress stream ends after this long (s) with a final "closed" event.
+    stream_max_s: float = 3600.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -149,6 +153,8 @@ class Settings:
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
             registration_limit=int(_env("WARNCAST_REGISTRATION_LIMIT", "60")),
             registration_window_s=int(_env("WARNCAST_REGISTRATION_WINDOW_S", "600")),
+            stream_limit=int(_env("WARNCAST_STREAM_LIMIT", "5")),
+            stream_max_s=float(_env("WARNCAST_STREAM_MAX_S", "3600")),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
             max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),

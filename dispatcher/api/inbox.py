@@ -17,6 +17,7 @@ from .. import keys
 from ..alerts import AlertRecord
 from ..delivery import REACHED, State, count
 from ..errors import BadRequest, NotFound
+from ..stream_slots import StreamSlot
 from . import context as ctx
 from . import inbox_items
 from .shelters_api import SHELTERS
@@ -134,6 +135,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     engine = request.app[ctx.ENGINE]
     sub = await _subscriber_record(engine, sid)
     last = _last_event_id(request)
+    slot = StreamSlot(request.app[ctx.REDIS], f"sub:{sid}", request.app[ctx.SETTINGS].stream_limit)
+    await slot.take()
     hub: StreamHub = request.app[ctx.HUB]
     q = hub.connect(sid)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
@@ -151,6 +154,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 alert_id = await asyncio.wait_for(q.get(), HEARTBEAT_S)
             except asyncio.TimeoutError:
                 await resp.write(b": ping\n\n")
+                await slot.refresh()
                 continue
             if alert_id in replayed:
                 continue
@@ -161,6 +165,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         hub.disconnect(sid, q)
+        await slot.release()
     return resp
 
 

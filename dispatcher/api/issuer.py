@@ -19,6 +19,8 @@ from ..auth import Caller, authorize_alert, authorize_sender, may_amend, require
 from ..delivery import State, states
 from ..errors import BadRequest, Conflict, Forbidden, Rejected
 from ..stats import alert_stats
+from ..stream_slots import StreamSlot
+from ..stream_slots import identity as stream_identity
 from . import context as ctx
 from .common import caller, error_body, int_param, json_response, path_id, read_json, read_limited, remote
 
@@ -192,18 +194,37 @@ async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent progress: a ``progress`` event with the stats twice a second, ``done`` at the end."""
     who = await caller(request)
     rec = await _visible(request, who, path_id(request))
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await resp.prepare(request)
-    redis = request.app[ctx.REDIS]
-    engine = request.app[ctx.ENGINE]
-    while True:
-        stats = await alert_stats(redis, rec.id)
-        life = await engine.alerts.lifecycle(rec.id)
-        await resp.write(b"event: progress\ndata: " + orjson.dumps({"lifecycle": life.value, **stats}) + b"\n\n")
-        if life in (Lifecycle.DONE, Lifecycle.STORED, Lifecycle.REJECTED) or life in STOPPED:
-            await resp.write(b"event: done\ndata: " + orjson.dumps({"lifecycle": life.value}) + b"\n\n")
-            return resp
-        await asyncio.sleep(0.5)
+    settings, redis, engine = request.app[ctx.SETTINGS], request.app[ctx.REDIS], request.app[ctx.ENGINE]
+    slot = StreamSlot(redis, stream_identity(who), settings.stream_limit)
+    await slot.take()
+    try:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        deadline = time.monotonic() + settings.stream_max_s
+        while True:
+            stats = await alert_stats(redis, rec.id)
+            life = await engine.alerts.lifecycle(rec.id)
+            await resp.write(b"event: progress\ndata: " + orjson.dumps({"lifecycle": life.value, **stats}) + b"\n\n")
+            end = _stream_end(life, time.monotonic() >= deadline)
+            if end:
+                await resp.write(b"event: %s\ndata: %s\n\n" % (end[0].encode(), orjson.dumps(end[1])))
+                return resp
+            await slot.refresh()
+            await asyncio.sleep(0.5)
+    finally:
+        await slot.release()
+
+
+def _stream_end(life: Lifecycle, timed_out: bool) -> tuple[str, dict] | None:
+    """The final event of a progress stream, or None to go on: ``done`` when sending is over,
+    ``held`` for an alert waiting for approval (ask again once approved), ``closed`` at the time limit."""
+    if life in (Lifecycle.DONE, Lifecycle.STORED, Lifecycle.REJECTED) or life in STOPPED:
+        return "done", {"lifecycle": life.value}
+    if life is Lifecycle.HELD:
+        return "held", {"lifecycle": life.value, "message": "waiting for an operator's approval; reconnect once approved"}
+    if timed_out:
+        return "closed", {"lifecycle": life.value, "message": "stream time limit reached; reconnect to follow on"}
+    return None
 
 
 async def approve(request: web.Request) -> web.Response:

@@ -355,3 +355,21 @@ def test_settings_from_env(monkeypatch):
     monkeypatch.setenv("WARNCAST_SMS_FORMAT", "xml")
     with pytest.raises(ValueError, match="WARNCAST_SMS_FORMAT"):
         SmsSettings.from_env()
+
+
+def _ok(to: str, mid: str) -> dict:
+    return {"to": to, "status": "accepted", "message_id": mid}
+
+
+@pytest.mark.parametrize("numbers, results, expected", [
+    (["+1", "+2"], [_ok("+1", "a"), _ok("+2", "b")], ["a", "b"]),                       # in order
+    (["+1", "+2"], [_ok("+2", "b"), _ok("+1", "a")], ["a", "b"]),                       # reordered
+    (["+1", "+1"], [_ok("+1", "a"), _ok("+1", "b")], ["a", "b"]),                       # same number twice
+    (["+1", "+2"], [_ok("+1", "a"), "junk"], ["a", "retry"]),                           # unreadable entry
+    (["+1", "+2"], [_ok("+1", "a")], ["a", "retry"]),                                   # missing entry
+    (["+1", "+2"], [_ok("+1", "a"), {"to": "+2", "status": "rejected", "error": "INVALID_NUMBER"}],
+     ["a", "gone"]),
+])
+def test_each_number_gets_its_own_answer(numbers, results, expected):
+    got = classify_sms_response(200, {}, {"results": results}, numbers)
+    assert [r.provider_id if r.ok else r.outcome.value for r in got] == expected

@@ -68,3 +68,30 @@ def test_every_latency_falls_in_a_bucket_at_most_one_32nd_of_its_value_wide(ms):
 
 def test_percentiles_of_an_empty_histogram_are_none():
     assert percentiles({"inapp:sent:1000": 3}, "sms", State.SENT) == {"p50": None, "p95": None, "p99": None}
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_bulk_transition_matches_a_model_on_random_shards(redis_aio, seed):
+    """Random states (the string shorter than the shard at times), random sorted offsets: exactly the
+    allowed ones move, their channel byte is set, every other byte is left as it was."""
+    rng = np.random.default_rng(seed)
+    size = 4096
+    length = int(rng.integers(1, size))
+    before = rng.integers(0, 13, length, dtype=np.uint8)
+    chan_before = rng.integers(0, 8, length, dtype=np.uint8)
+    await redis_aio.set(keys.delivery_state(1, 2), before.tobytes())
+    await redis_aio.set(keys.delivery_channel(1, 2), chan_before.tobytes())
+    offs = np.sort(rng.choice(size, int(rng.integers(1, 600)), replace=False))
+    moved = await Transitions(redis_aio).apply(redis_aio, 1, 2, State.SENT, offs, channel_id=5,
+                                               allowed=(State.SENDING, State.TARGETED))
+    padded = np.zeros(size, dtype=np.uint8)
+    padded[:length] = before
+    expect_moved = [o for o in offs if padded[o] in (State.SENDING, State.TARGETED)]
+    assert list(moved) == expect_moved
+    after = states(await redis_aio.get(keys.delivery_state(1, 2)), size)
+    chans = states(await redis_aio.get(keys.delivery_channel(1, 2)), size)
+    want, want_ch = padded.copy(), np.zeros(size, dtype=np.uint8)
+    want_ch[:length] = chan_before
+    want[expect_moved] = State.SENT
+    want_ch[expect_moved] = 5
+    assert np.array_equal(after, want) and np.array_equal(chans, want_ch)

@@ -54,16 +54,21 @@ async def test_alert_actions_leave_one_entry_each(store, redis_sync, settings):
         _, held = await api.publish(cap_json(severity="Extreme", urgency="Immediate"))
         assert held["lifecycle"] == "held"
         assert (await api.call("POST", f"/api/v1/alerts/{held['id']}/approve", "operator"))[0] == 202
+        _, refused = await api.publish(cap_json(severity="Extreme", urgency="Immediate"))
+        status, body = await api.call("POST", f"/api/v1/alerts/{refused['id']}/reject", "operator",
+                                      json={"reason": "wrong district"})
+        assert status == 200, body
         _, other = await api.publish(cap_json())
         assert (await api.call("POST", f"/api/v1/alerts/{other['id']}/delegate", "operator",
                                json={"org": "beijing-city"}))[0] == 200
         status, cancel = await api.call("POST", f"/api/v1/alerts/{other['id']}/cancel")
         assert status == 202, cancel
         published = await _entries(api, "alert.published")
-        assert sorted(e["what"]["alert"] for e in published) == [held["id"], other["id"]]
+        assert sorted(e["what"]["alert"] for e in published) == [held["id"], refused["id"], other["id"]]
         issuer = await api.app[ctx.KEYS].authenticate(api.keys["issuer"])
         assert {e["key_id"] for e in published} == {issuer.key_id} and published[0]["name"] == "bjmb"
         await _one(api, "alert.approved", alert=held["id"])
+        await _one(api, "alert.rejected", alert=refused["id"], reason="wrong district")
         await _one(api, "alert.delegated", alert=other["id"], org="beijing-city")
         await _one(api, "alert.cancelled", alert=cancel["id"], references=[other["id"]])
         await _one(api, "approval-rule.changed", remote="environment", severities=["Extreme"])
