@@ -34,3 +34,25 @@ async def test_an_update_of_another_issuers_alert_is_refused(api):
     update = cap_json(codes=["110105"], msg_type="Update", references=[reference(other)], sender="c@gov.cn")
     status, err = await api.publish(update, who="chaoyang")
     assert status == 403, err
+
+
+async def test_an_update_reaches_earlier_recipients_only_inside_its_issuers_scopes(api):
+    """A district desk of the same organisation may update the city's alert, but its Update reaches the
+    city alert's earlier recipients only inside the district: never the ones in another district."""
+    from dispatcher.api import context as ctx
+    keystore = api.app[ctx.KEYS]
+    api.keys["city"] = await keystore.create("city-desk", "issuer", ["11"], org="bj-city")
+    api.keys["district"] = await keystore.create("chaoyang-desk", "issuer", ["110105"], org="bj-city")
+    chaoyang = await api.register(regions=["110105"])
+    haidian = await api.register(regions=["110108"])
+    original = cap_json(codes=["110105", "110108"], sender="city@bj.gov.cn")
+    _, first = await api.publish(original, who="city")
+    await api.drain()
+    assert await _sent_to(api, first["id"]) == {chaoyang["id"], haidian["id"]}
+    update = cap_json(codes=["110105"], msg_type="Update", references=[reference(original)],
+                      sender="city@bj.gov.cn")
+    status, updated = await api.publish(update, who="district")
+    assert status == 202, updated
+    assert updated["references"] == [first["id"]]
+    await api.drain()
+    assert await _sent_to(api, updated["id"]) == {chaoyang["id"]}   # Haidian's earlier recipient is outside
