@@ -41,6 +41,15 @@ class Cli:
     def __call__(self, *args: str, who: str = "issuer"):
         return run(list(args), {**self.env, "WARNCAST_API_KEY": self.keys[who]})
 
+    def sample(self, name: str) -> Path:
+        """A copy of a bundled sample under an identifier of its own: two `publish --now` of the same
+        sample within one second are one CAP message (same sender, identifier and sent) and dedupe."""
+        path = self.tmp / f"{len(list(self.tmp.iterdir()))}-{name}"
+        text = (SAMPLES / name).read_text(encoding="utf-8")
+        path.write_text(text.replace("bjmb-20260730140000-rainstorm-red", f"bjmb-rainstorm-red-{path.stem}"),
+                        encoding="utf-8")
+        return path
+
     def held(self) -> int:
         path = self.tmp / f"severe-{len(list(self.tmp.iterdir()))}.json"
         path.write_bytes(orjson.dumps(cap_json(codes=["110105"], severity="Severe")))
@@ -57,7 +66,7 @@ def fits(text: str) -> None:
 
 
 def test_publish_prints_a_short_summary(cli):
-    proc = cli("publish", "--now", str(SAMPLES / "rainstorm_red.xml"))
+    proc = cli("publish", "--now", str(cli.sample("rainstorm_red.xml")))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     head = HEAD.match(lines[0])
@@ -70,14 +79,14 @@ def test_publish_prints_a_short_summary(cli):
 
 
 def test_publish_json_prints_the_whole_answer(cli):
-    proc = cli("publish", "--now", "--json", str(SAMPLES / "rainstorm_red.json"))
+    proc = cli("publish", "--now", "--json", str(cli.sample("rainstorm_red.json")))
     assert proc.returncode == 0, proc.stderr
     body = json.loads(proc.stdout)
     assert body["msgType"] == "Alert" and body["created"] is True and body["links"]["self"].endswith(str(body["id"]))
 
 
 def test_status_watch_follows_to_the_end_then_shows_readable_columns(cli):
-    proc = cli("publish", "--now", "--json", str(SAMPLES / "rainstorm_red.xml"))
+    proc = cli("publish", "--now", "--json", str(cli.sample("rainstorm_red.xml")))
     alert_id = json.loads(proc.stdout)["id"]
     watched = cli("status", str(alert_id), "--watch")
     assert watched.returncode == 0, watched.stderr
@@ -132,7 +141,7 @@ def test_reject_needs_a_reason(cli):
 
 
 def test_cancel_with_a_note(cli):
-    published = cli("publish", "--now", "--json", str(SAMPLES / "rainstorm_red.xml"))
+    published = cli("publish", "--now", "--json", str(cli.sample("rainstorm_red.xml")))
     alert_id = json.loads(published.stdout)["id"]
     proc = cli("cancel", str(alert_id), "--note", "The rain has eased")
     assert proc.returncode == 0, proc.stderr
