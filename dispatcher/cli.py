@@ -77,12 +77,13 @@ def serve(host, port, workers) -> None:
 
     async def run():
         from .shutdown import until_signalled
+        notice = await _channels_notice(settings, store)     # said before the first request is answered
         try:
             runner, url, _ = await start_server(settings, store, port=port, workers=workers)
         except OSError as exc:
             raise listen_error(settings.host, port, exc) from None
         click.echo(f"warncast API on {url} (redis: {'embedded' if store.embedded else 'REDIS_URL'})")
-        click.echo(await _channels_notice(settings, store), err=True)
+        click.echo(notice, err=True)
         try:
             signum = await until_signalled()
             click.echo(f"{signum.name}: stopping (intake closed, batches in flight finishing)", err=True)
