@@ -4,11 +4,9 @@ and no answer may be a server error. ``WARNCAST_FUZZ_EXAMPLES`` sets the example
 operation (default 10, a minute or two for the whole suite)."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import os
-import threading
 
 import pytest
 import requests
@@ -17,8 +15,8 @@ from hypothesis import HealthCheck, settings
 
 from dispatcher.api import context as ctx
 from dispatcher.api.openapi import OPENAPI
-from dispatcher.server import start_server
 from dispatcher.settings import Settings
+from tests.server_thread import ServerThread
 
 EXAMPLES = int(os.environ.get("WARNCAST_FUZZ_EXAMPLES", "10"))
 #: Bytes of an answer read at most (event streams do not end by themselves).
@@ -38,47 +36,18 @@ schema = schemathesis.openapi.from_dict(OPENAPI)
 schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
 
 
-class Server:
+class Server(ServerThread):
     """The API in a thread of its own (schemathesis calls it synchronously)."""
 
-    def __init__(self, store, data_dir):
-        self.store, self.data_dir = store, data_dir
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.error: BaseException | None = None
+    def settings(self) -> Settings:
+        return dataclasses.replace(Settings(data_dir=self.data_dir, workers=1), auth_failure_burst=0)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._start())
-        except BaseException as exc:          # reported by start()
-            self.error = exc
-            self.ready.set()
-            return
-        self.ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.runner.cleanup())
-
-    async def _start(self) -> None:
-        s = dataclasses.replace(Settings(data_dir=self.data_dir, workers=1), auth_failure_burst=0)
-        self.runner, self.url, app = await start_server(s, self.store, port=0)
+    async def prepare(self, app) -> None:
         ks = app[ctx.KEYS]
         self.tokens = {"admin": await ks.create("fuzz-admin", "admin"),
                        "issuer": await ks.create("fuzz-issuer", "issuer", ["11", "bbox:39,115,41,118"])}
         sub, token = await app[ctx.ENGINE].subscribers.create({"regions": ["110105"]})
         self.tokens["subscriber"] = token
-
-    def start(self) -> "Server":
-        self.thread.start()
-        assert self.ready.wait(60), "the API did not start"
-        if self.error:
-            raise self.error
-        return self
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(30)
 
 
 @pytest.fixture(scope="module")
