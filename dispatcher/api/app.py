@@ -23,6 +23,7 @@ from . import context as ctx
 from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
 from . import shelters_api
+from ..web import vendor as web_vendor
 from ..web import views as web_views
 
 log = logging.getLogger(__name__)
@@ -93,4 +94,5 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     audit_api.setup(app)
     shelters_api.setup(app)
     web_views.setup(app)
+    web_vendor.setup(app)
     return app
