@@ -202,6 +202,10 @@ OPENAPI["paths"].update({
     "/app/static/{name}": {"get": _op("The app's scripts, stylesheet and icon", "public", {"200": "file", "404": "no such file"},
                                       security=False, params=[{"name": "name", "in": "path", "required": True,
                                                                "schema": {"type": "string"}}])},
+    "/vendor/{path}": {"get": _op("Vendored browser libraries (Leaflet) with their licences", "public",
+                                  {"200": "file", "404": "no such file"}, security=False,
+                                  params=[{"name": "path", "in": "path", "required": True,
+                                           "schema": {"type": "string"}}])},
 })
 
 
