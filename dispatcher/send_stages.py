@@ -112,6 +112,7 @@ class Routing:
     expired: list[int]
     gone: list[int]          #: endpoints the provider says are gone (pruned)
     reasons: dict[str, int]  #: "reason:<channel>:<reason>" → count
+    over_by_reason: dict[str, list[int]] = field(default_factory=dict)  #: reason → offsets failing over
 
 
 def route(ctx: BatchContext, now: float) -> Routing:
@@ -120,6 +121,7 @@ def route(ctx: BatchContext, now: float) -> Routing:
     later = set(ctx.pending) if (ctx.queue_at is not None or expired_now) else set()
     accepted, over, waiting, unsent, gone = [], [], [], [], []
     reasons: dict[str, int] = {}
+    over_by_reason: dict[str, list[int]] = {}
     for i, (o, res) in enumerate(zip(ctx.offs, ctx.outcome)):
         if res is None:
             unsent.append(o)
@@ -127,13 +129,17 @@ def route(ctx: BatchContext, now: float) -> Routing:
         if res.outcome is Outcome.ACCEPTED:
             accepted.append(o)
             continue
-        (waiting if i in later else over).append(o)
+        if i in later:
+            waiting.append(o)
+        else:
+            over.append(o)
+            over_by_reason.setdefault(res.reason.value, []).append(o)
         if res.outcome is Outcome.GONE:
             gone.append(o)
         k = f"reason:{ctx.via.name}:{res.reason.value}"
         reasons[k] = reasons.get(k, 0) + 1
     expired = sorted(unsent + waiting) if expired_now else unsent
-    return Routing(accepted, over, [] if expired_now else waiting, expired, gone, reasons)
+    return Routing(accepted, over, [] if expired_now else waiting, expired, gone, reasons, over_by_reason)
 
 
 class RetryPolicy:
@@ -293,7 +299,7 @@ class SendPath:
         self.scripts.queue_record(pipe, keys.delivery_state(ctx.shard, ctx.rec.id), groups,
                                   [keys.counters(ctx.rec.id), keys.TOTALS, keys.latency(ctx.rec.id),
                                    keys.LATENCY_TOTALS], self._counters(ctx, r))
-        self.history.queue(pipe, ctx.shard, ctx.rec.id, ctx.via.name, r.over)
+        self.history.queue_by_reason(pipe, ctx.shard, ctx.rec.id, ctx.via.name, r.over_by_reason)
         moved = (await pipe.execute())[at]
         want = [len(g) for g in groups]
         if list(moved) != want:
