@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -285,6 +286,7 @@ class Stage:
         base.update(self.settings_overrides)
         self.settings = Settings(**base)
         await self.seed()
+        self._exit.push_async_callback(self._keep_gc_young())
         self.tap = InappTap(self.store)
         self.observer = Observer(self)
         from dispatcher.server import start_server
@@ -304,6 +306,26 @@ class Stage:
 
     async def __aexit__(self, *exc) -> None:
         await self._exit.aclose()
+
+    def _keep_gc_young(self) -> Callable[[], Awaitable[None]]:
+        """The harness holds millions of objects in the process under test (the seeded subscribers, the
+        simulators' ledgers): a full garbage collection walking them stalls the event loop the fan-out
+        runs in for a second at a time, which no `warncast serve` would see. They are frozen out of the
+        collector (after seeding, then every 0.5 s while the stage runs); the collector tracks them again
+        when the stage closes."""
+        gc.freeze()
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                gc.freeze()
+        task = asyncio.ensure_future(keep())
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            gc.unfreeze()
+        return stop
 
     async def _cleanup_dir(self) -> None:
         if not self.keep_dir:
