@@ -36,8 +36,10 @@ def in_flight_capacity(send_chunk: int, shard_size: int, languages: int = 2) -> 
 
 
 async def _targeted(stage: Stage, alert_id: int) -> int:
-    raw = await stage.redis.hget(keys.alert(alert_id), "targeted")
-    return int(raw or 0)
+    """The alert's audience once every shard is planned (0 before: the count grows shard by shard, and
+    "at 10%" of the first shards planned would be a fraction of a percent of a million)."""
+    planned, raw = await stage.redis.hmget(keys.alert(alert_id), ["planned", "targeted"])
+    return int(raw or 0) if planned else 0
 
 
 async def _wait_fraction(stage: Stage, alert_id: int, fraction: float, timeout_s: float) -> bool:
