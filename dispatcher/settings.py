@@ -117,6 +117,8 @@ class Settings:
     stream_limit: int = 5
     #: An alert's progress stream ends after this long (s) with a final "closed" event.
     stream_max_s: float = 3600.0
+    #: A console session ends after this long without a request (s); signing in again starts a new one.
+    console_session_s: int = 8 * 3600
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -155,6 +157,7 @@ class Settings:
             registration_window_s=int(_env("WARNCAST_REGISTRATION_WINDOW_S", "600")),
             stream_limit=int(_env("WARNCAST_STREAM_LIMIT", "5")),
             stream_max_s=float(_env("WARNCAST_STREAM_MAX_S", "3600")),
+            console_session_s=int(_env("WARNCAST_CONSOLE_SESSION_S", str(8 * 3600))),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
             max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
