@@ -21,6 +21,7 @@ from aiohttp import web
 
 import templates as _templates
 
+from ..errors import BadRequest
 from .session import SESSION
 
 STATIC = Path(__file__).parent / "static" / "console"
@@ -114,6 +115,15 @@ def render_html(request: web.Request, template: str, **context: Any) -> str:
         lang=lang, t=translator(lang), who=who, csrf=found.csrf if found else "",
         nav=nav_for(request, who.role) if who else [], path=request.path, path_qs=request.path_qs, static="/console/static",
         strings_json=_json_for_script(catalogue()[lang]), languages=LANGUAGES, **context)
+
+
+async def read_form(request: web.Request):
+    """The posted form (urlencoded or multipart), or 400 naming the body when it cannot be read."""
+    try:
+        return await request.post()
+    except (ValueError, UnicodeDecodeError, AssertionError) as exc:
+        raise BadRequest(f"the form could not be read ({str(exc)[:80]})",
+                         [{"field": "body", "message": "send application/x-www-form-urlencoded"}]) from None
 
 
 def headers() -> dict[str, str]:

@@ -52,7 +52,7 @@ async def sign_in_page(request: web.Request) -> web.Response:
 
 
 async def sign_in(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await shell.read_form(request)
     t = shell.translator(shell.language(request))
     sent, expected = str(form.get("csrf", "")), request.cookies.get(SIGNIN_COOKIE, "")
     if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -77,7 +77,7 @@ async def sign_in(request: web.Request) -> web.Response:
 
 async def sign_out(request: web.Request) -> web.Response:
     who = await console_caller(request, roles=shell.ALL_ROLES)
-    check_csrf(request, await request.post())
+    check_csrf(request, await shell.read_form(request))
     found = await current_session(request)
     await request.app[STORE].delete(found.sid_digest)
     await audit.record(request.app[ctx.REDIS], Action.CONSOLE_SIGNED_OUT, who, remote(request))

@@ -29,3 +29,10 @@ async def test_the_sign_in_form_needs_its_own_token(api):
             assert r.status == 403 and "wc_console=" not in ",".join(r.headers.getall("Set-Cookie", []))
     finally:
         await person.close()
+
+
+async def test_a_form_that_cannot_be_read_is_a_400_naming_the_body(api):
+    async with api.session.post(api.url + "/console/sign-in", data=b"--x\r\n",
+                                headers={"Content-Type": "multipart/form-data"}) as r:
+        body = await r.json()
+        assert r.status == 400 and body["errors"][0]["field"] == "body"
