@@ -119,6 +119,13 @@ class Settings:
     stream_max_s: float = 3600.0
     #: A console session ends after this long without a request (s); signing in again starts a new one.
     console_session_s: int = 8 * 3600
+    #: The live dashboard reads the alerts once per tick for every open dashboard (s), keeps this much
+    #: sends-per-second history (s), shows this many recent alerts besides pending fan-outs, and lets
+    #: this many dashboards connect to one server process at once.
+    live_tick_s: float = 0.5
+    live_history_s: float = 300.0
+    live_recent_alerts: int = 8
+    live_streams: int = 100
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -158,6 +165,10 @@ class Settings:
             stream_limit=int(_env("WARNCAST_STREAM_LIMIT", "5")),
             stream_max_s=float(_env("WARNCAST_STREAM_MAX_S", "3600")),
             console_session_s=int(_env("WARNCAST_CONSOLE_SESSION_S", str(8 * 3600))),
+            live_tick_s=float(_env("WARNCAST_LIVE_TICK_S", "0.5")),
+            live_history_s=float(_env("WARNCAST_LIVE_HISTORY_S", "300")),
+            live_recent_alerts=int(_env("WARNCAST_LIVE_RECENT_ALERTS", "8")),
+            live_streams=int(_env("WARNCAST_LIVE_STREAMS", "100")),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
             max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
