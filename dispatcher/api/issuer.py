@@ -18,6 +18,7 @@ from ..audit import Action
 from ..auth import Caller, authorize_alert, authorize_sender, may_amend, require_amend, same_issuer
 from ..delivery import State, states
 from ..errors import BadRequest, Conflict, Forbidden, Rejected
+from ..private_delivery import deliveries as private_deliveries
 from ..stats import alert_stats
 from ..stream_slots import StreamSlot
 from ..stream_slots import identity as stream_identity
@@ -116,6 +117,9 @@ async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
     if rec.lifecycle is not Lifecycle.SENDING:
         return
     await engine.lifecycle.amend_referenced(rec, by)
+    if rec.alert.scope == "Private":            # its addressees only, never an area's audience
+        await queue_private(app, rec)
+        return
     if pool is not None:
         pool.plan(rec.id, rec.lane)
     else:
@@ -125,6 +129,16 @@ async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
 
 
 _PLANS: set[asyncio.Task] = set()
+
+
+async def queue_private(app: web.Application, rec: AlertRecord, sms_numbers: list[str] | None = None) -> None:
+    """Hand a Private alert to its delivery; it stays pending (and is delivered again after a
+    restart) until delivered."""
+    pipe = app[ctx.REDIS].pipeline(transaction=False)
+    pipe.srem(keys.FANOUT_PENDING, rec.id)
+    pipe.zadd(keys.PRIVATE_PENDING, {rec.id: rec.accepted_at})
+    await pipe.execute()
+    app[ctx.PRIVATE].start(rec, sms_numbers)
 
 
 async def list_alerts(request: web.Request) -> web.Response:
@@ -159,6 +173,9 @@ async def deliveries(request: web.Request) -> web.Response:
     if wanted is not None and wanted.upper() not in State.__members__:
         raise BadRequest(f"unknown state {wanted!r}", [{"field": "state", "message": "allowed: " + ", ".join(
             s.label for s in State if s is not State.NONE)}])
+    if rec.alert.scope == "Private":
+        return json_response({"alert_id": rec.id, "next_cursor": None,
+                              "deliveries": await private_deliveries(request.app[ctx.REDIS], rec.id, wanted)})
     limit = int_param(request, "limit", 100, 1, 10_000)
     cursor = int_param(request, "cursor", 0)
     engine = request.app[ctx.ENGINE]

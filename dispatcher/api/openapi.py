@@ -203,3 +203,9 @@ OPENAPI["paths"].update({
                                       security=False, params=[{"name": "name", "in": "path", "required": True,
                                                                "schema": {"type": "string"}}])},
 })
+
+
+# -- households, devices, sensor events, groups --------------------------------
+from .openapi_households import PATHS as _HOUSEHOLD_PATHS  # noqa: E402
+
+OPENAPI["paths"].update(_HOUSEHOLD_PATHS)
