@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Callable
+
+import orjson
 
 from channels.base import Outcome
 
@@ -60,6 +63,15 @@ def addressee_ids(addresses: list[str]) -> list[int]:
     return list(seen)
 
 
+#: An escalation contact reached by a plain number: texted directly, named in ``addresses`` by its
+#: place in its household (never by the number). Honoured only in alerts of the sensor organisation.
+CONTACT_TOKEN = re.compile(r"household-([0-9]{1,12})-contact-([0-9]{1,2})")
+
+
+def contact_tokens(addresses: list[str]) -> list[tuple[str, int, int]]:
+    return [(a, int(m.group(1)), int(m.group(2))) for a in addresses if (m := CONTACT_TOKEN.fullmatch(a))]
+
+
 def is_alarm(rec: AlertRecord) -> bool:
     return rec.alert.severity() in ALARM
 
@@ -77,7 +89,7 @@ async def reached_by(redis, alert_ids: list[int]) -> list[int]:
         pipe.hgetall(keys.addressed(a))
     out: set[int] = set()
     for found in await pipe.execute() if alert_ids else []:
-        out.update(int(k) for k, v in found.items() if b":" not in k and int(v) in REACHED)
+        out.update(int(k) for k, v in found.items() if k.isdigit() and int(v) in REACHED)
     return sorted(out)
 
 
@@ -100,7 +112,7 @@ class PrivateDelivery:
     def __init__(self, engine, batch_max: int = 500, clock: Callable[[], float] = time.time):
         self.engine, self.redis, self.batch_max, self.clock = engine, engine.redis, batch_max, clock
         self._advance = Lua(self.redis, ADVANCE)
-        self._queue: list[tuple[AlertRecord, list[str]]] = []
+        self._queue: list[AlertRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.idle = asyncio.Event()
@@ -115,9 +127,9 @@ class PrivateDelivery:
         return [c.decode() if isinstance(c, bytes) else c
                 for c in await self._advance(keys=[keys.addressed(alert_id)], args=args)]
 
-    def start(self, rec: AlertRecord, sms_numbers: list[str] | None = None) -> None:
-        """Queue an accepted Private alert (and plain SMS numbers to text with it: escalation contacts)."""
-        self._queue.append((rec, list(sms_numbers or [])))
+    def start(self, rec: AlertRecord) -> None:
+        """Queue an accepted Private alert."""
+        self._queue.append(rec)
         self.idle.clear()
         self._wake.set()
         if self._task is None or self._task.done():
@@ -142,8 +154,19 @@ class PrivateDelivery:
                 log.exception("delivering %d Private alerts failed; they stay pending and are retried", len(batch))
         self.idle.set()
 
-    async def deliver_many(self, batch: list[tuple[AlertRecord, list[str]]]) -> None:
+    async def numbers(self, rec: AlertRecord) -> dict[str, str]:
+        """Address token → phone number of the plain-number escalation contacts an alert names."""
+        tokens = contact_tokens(rec.alert.addresses) if rec.org == self.engine.settings.sensor_org else []
+        if not tokens:
+            return {}
+        found = await self.redis.hmget(keys.HOUSEHOLDS, sorted({h for _, h, _ in tokens}))
+        contacts = {h["id"]: h["contacts"] for h in (orjson.loads(r) for r in found if r is not None)}
+        return {t: contacts[h][i]["sms"] for t, h, i in tokens
+                if i < len(contacts.get(h, [])) and contacts[h][i].get("sms")}
+
+    async def deliver_many(self, recs: list[AlertRecord]) -> None:
         """One batch: every addressee read at once, states written at once, all sends concurrently."""
+        batch = [(rec, await self.numbers(rec)) for rec in recs]
         audiences = [addressee_ids(rec.alert.addresses) + await reached_by(self.redis, rec.amends) for rec, _ in batch]
         everyone = sorted({s for a in audiences for s in a})
         subs = await self.engine.subscribers.get_many(everyone)
@@ -157,7 +180,7 @@ class PrivateDelivery:
         await asyncio.gather(*(self._deliver(rec, [subs[s] for s in dict.fromkeys(sids) if s in subs], numbers)
                                for (rec, numbers), sids in zip(batch, audiences)))
 
-    async def _deliver(self, rec: AlertRecord, subs: list, numbers: list[str]) -> None:
+    async def _deliver(self, rec: AlertRecord, subs: list, numbers: dict[str, str]) -> None:
         groups: dict[tuple[str, str], list] = {}
         for sub in subs:
             chain = [c for c in sub.channels if c in self.engine.channels and (c == "inapp" or c in sub.endpoints)]
@@ -193,13 +216,16 @@ class PrivateDelivery:
             self.on_sent(rec.id, accepted, channel)
         return accepted
 
-    async def _text_numbers(self, rec: AlertRecord, numbers: list[str]) -> None:
-        """Plain numbers (a building manager's, a community office's): one SMS each, in Chinese."""
+    async def _text_numbers(self, rec: AlertRecord, numbers: dict[str, str]) -> None:
+        """Plain numbers (a building manager's, a community office's): one SMS each, in Chinese;
+        their state is kept under the address token, never the number."""
         via = self.engine.via("sms")
         notice = self.engine.renderer.notice(rec, "sms", "zh-CN")
-        answers = await timed_send(via.adapter, notice, [0] * len(numbers), numbers)
-        ok = [i for i, a in enumerate(answers) if a.outcome is Outcome.ACCEPTED]
-        await self.advance(rec.id, {f"n{i}": State.SENT for i in ok})
+        tokens = list(numbers)
+        answers = await timed_send(via.adapter, notice, [0] * len(tokens), [numbers[t] for t in tokens])
+        ok = [t for t, a in zip(tokens, answers) if a.outcome is Outcome.ACCEPTED]
+        await self.advance(rec.id, {t: State.TARGETED for t in tokens})
+        await self.advance(rec.id, {t: State.SENT for t in ok})
         pipe = self.redis.pipeline(transaction=False)
         count(pipe, rec.id, "sms", State.SENT, len(ok), (self.clock() - rec.accepted_at) * 1000)
         await pipe.execute()

@@ -23,7 +23,7 @@ from ..store import Store
 from . import context as ctx
 from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
-from . import households_api, shelters_api
+from . import households_api, sensors_api, shelters_api
 from ..web import vendor as web_vendor
 from ..web import views as web_views
 
@@ -97,6 +97,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     audit_api.setup(app)
     shelters_api.setup(app)
     households_api.setup(app)
+    sensors_api.setup(app)
     web_views.setup(app)
     web_vendor.setup(app)
     return app
