@@ -321,9 +321,10 @@ _register_alert_commands(main)
 
 from .shelters_cli import shelters as _shelters  # noqa: E402
 main.add_command(_shelters)
-from .cli_households import groups as _groups, households as _households  # noqa: E402
+from .cli_households import devices as _devices, groups as _groups, households as _households  # noqa: E402
 main.add_command(_households)
 main.add_command(_groups)
+main.add_command(_devices)
 from .follow_cli import follow_command  # noqa: E402  (registered on the group below)
 from .validate_cli import validate_command  # noqa: E402
 main.add_command(validate_command)

@@ -157,3 +157,59 @@ def groups_remove(name: str, subscriber_ids: tuple[int, ...]) -> None:
     async def run(redis, _settings):
         return await GroupStore(redis).remove(name, list(subscriber_ids))
     click.echo(f"removed {with_redis(run)} from {name}")
+
+
+@click.group()
+def devices() -> None:
+    """Manage the sensors in households: kind, location, thresholds."""
+
+
+@devices.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def devices_import(file: Path) -> None:
+    """Import devices from JSON lines or CSV (id, household, kind, name, location, warning, alarm); every
+    record valid or nothing imported; a known device id is replaced, so an import can be repeated."""
+    from .device_import import import_devices
+    from .devices import DeviceStore
+    fmt = "csv" if file.suffix.lower() == ".csv" else "ndjson"
+
+    async def run(redis, _settings):
+        return await import_devices(DeviceStore(redis), file.read_bytes(), fmt)
+    out = with_redis(run)
+    click.echo(f"imported {out['imported']} devices ({out['created']} new, {out['updated']} replaced)")
+
+
+@devices.command("add")
+@click.argument("device_id")
+@click.option("--household", type=int, required=True, help="The household the device is in.")
+@click.option("--kind", type=click.Choice(["co", "gas", "smoke", "water-leak"]), required=True)
+@click.option("--location", default="", help="Where in the home, e.g. kitchen.")
+@click.option("--warning", type=float, default=None, help="Warning threshold (default: the kind's).")
+@click.option("--alarm", type=float, default=None, help="Alarm threshold (default: the kind's).")
+def devices_add(device_id, household, kind, location, warning, alarm) -> None:
+    """Register a device."""
+    from .devices import DeviceStore, validate
+    limits = {k: v for k, v in (("warning", warning), ("alarm", alarm)) if v is not None}
+    data = {"id": device_id, "household": household, "kind": kind, "location": location,
+            **({"thresholds": limits} if limits else {})}
+
+    async def run(redis, _settings):
+        d = validate(data)
+        await DeviceStore(redis).save_many([d])
+        return d
+    d = with_redis(run)
+    w, a = d.limits()
+    click.echo(f"device {d.id}: {d.kind} in household {d.household}, warning {w:g}, alarm {a:g}")
+
+
+@devices.command("list")
+@click.option("--household", type=int, default=None)
+def devices_list(household) -> None:
+    """Devices with their thresholds."""
+    from .devices import KINDS, DeviceStore
+
+    async def run(redis, _settings):
+        return await DeviceStore(redis).list(household)
+    for d in with_redis(run):
+        w, a = d.limits()
+        click.echo(f"{d.id}\t{d.kind}\thousehold {d.household}\t{d.location}\t{w:g}/{a:g} {KINDS[d.kind]['unit']}")

@@ -67,3 +67,18 @@ def test_groups_add_list_remove(store, redis_sync):
     assert warncast(store, "groups", "list").stdout.strip() == "school-principals\t1"
     proc = warncast(store, "groups", "add", "Bad Name", str(a))
     assert proc.returncode == 1 and "name" in proc.stderr
+
+
+def test_devices_add_import_and_list(store, redis_sync, tmp_path):
+    (a,) = _subscribers(redis_sync, store, 1)
+    assert warncast(store, "households", "add", "--member", str(a)).returncode == 0
+    proc = warncast(store, "devices", "add", "co-1", "--household", "1", "--kind", "co", "--location", "kitchen")
+    assert proc.returncode == 0 and proc.stdout.strip() == "device co-1: co in household 1, warning 50, alarm 150"
+    file = tmp_path / "devices.csv"
+    file.write_text("id,household,kind,name,location,warning,alarm\nco-1,1,co,,kitchen,40,\ngas-1,1,gas,,boiler,,\n")
+    proc = warncast(store, "devices", "import", str(file))
+    assert proc.returncode == 0 and proc.stdout.strip() == "imported 2 devices (1 new, 1 replaced)"
+    assert warncast(store, "devices", "list").stdout.splitlines() == [
+        "co-1\tco\thousehold 1\tkitchen\t40/150 ppm", "gas-1\tgas\thousehold 1\tboiler\t10/25 %LEL"]
+    proc = warncast(store, "devices", "add", "x-1", "--household", "99", "--kind", "co")
+    assert proc.returncode == 1 and "no household 99" in proc.stderr
