@@ -124,6 +124,7 @@ class Routing:
     expired: list[int]
     gone: list[int]          #: endpoints the provider says are gone (pruned)
     reasons: dict[str, int]  #: "reason:<channel>:<reason>" → count
+    over_by_reason: dict[str, list[int]] = field(default_factory=dict)  #: reason → offsets failing over
 
 
 def route(ctx: BatchContext, now: float) -> Routing:
@@ -132,6 +133,7 @@ def route(ctx: BatchContext, now: float) -> Routing:
     later = set(ctx.pending) if (ctx.queue_at is not None or expired_now) else set()
     accepted, over, waiting, unsent, gone = [], [], [], [], []
     reasons: dict[str, int] = {}
+    over_by_reason: dict[str, list[int]] = {}
     for i, (o, res) in enumerate(zip(ctx.offs, ctx.outcome)):
         if res is None:
             unsent.append(o)
@@ -139,13 +141,17 @@ def route(ctx: BatchContext, now: float) -> Routing:
         if res.outcome is Outcome.ACCEPTED:
             accepted.append(o)
             continue
-        (waiting if i in later else over).append(o)
+        if i in later:
+            waiting.append(o)
+        else:
+            over.append(o)
+            over_by_reason.setdefault(res.reason.value, []).append(o)
         if res.outcome is Outcome.GONE:
             gone.append(o)
         k = f"reason:{ctx.via.name}:{res.reason.value}"
         reasons[k] = reasons.get(k, 0) + 1
     expired = sorted(unsent + waiting) if expired_now else unsent
-    return Routing(accepted, over, [] if expired_now else waiting, expired, gone, reasons)
+    return Routing(accepted, over, [] if expired_now else waiting, expired, gone, reasons, over_by_reason)
 
 
 class RetryPolicy:
@@ -343,7 +349,7 @@ class SendPath:
         count(pipe, alert_id, "all", State.EXPIRED, len(r.expired))
         for k, n in r.reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, n)
-        self.history.queue(pipe, ctx.shard, alert_id, name, r.over)
+        self.history.queue_by_reason(pipe, ctx.shard, alert_id, name, r.over_by_reason)
 
     @staticmethod
     def _report(ctx: BatchContext, r: Routing) -> None:
