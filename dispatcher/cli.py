@@ -125,10 +125,12 @@ def worker(processes: int, burst: bool) -> None:
               help="Simulated phones that hold the in-app stream open and acknowledge.")
 @click.option("--polygon", is_flag=True, help="Also publish the sample polygon-and-circle warning.")
 @click.option("--shelters", is_flag=True, help="Also import the synthetic shelters and publish a Shelter warning.")
-def demo(n: int, devices: int, polygon: bool, shelters: bool) -> None:
+@click.option("--sensors", is_flag=True,
+              help="Also raise carbon-monoxide alarms in three synthetic homes, with one escalation.")
+def demo(n: int, devices: int, polygon: bool, shelters: bool, sensors: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
-    sys.exit(_run(run_demo(n, devices, polygon, shelters=shelters)))
+    sys.exit(_run(run_demo(n, devices, polygon, shelters=shelters, sensors=sensors)))
 
 
 @main.group()

@@ -43,12 +43,11 @@ async def start(redis, root: int, household: Household, device_id: str, incident
         await pipe.execute()
 
 
-async def stop(redis, root: int, state: str = CLEARED) -> None:
-    """The incident cleared: no further steps."""
-    pipe = redis.pipeline(transaction=True)
-    pipe.zrem(keys.ESCALATIONS, root)
-    pipe.hset(keys.escalation(root), "state", state)
-    await pipe.execute()
+async def stop(redis, root: int) -> None:
+    """The incident cleared: no further steps (a confirmed or exhausted escalation keeps its state)."""
+    await redis.zrem(keys.ESCALATIONS, root)
+    if await redis.hget(keys.escalation(root), "state") == WAITING.encode():
+        await redis.hset(keys.escalation(root), "state", CLEARED)
 
 
 async def add_alert(redis, root: int, alert_id: int, last: str) -> None:
