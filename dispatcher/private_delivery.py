@@ -231,10 +231,12 @@ class PrivateDelivery:
         await pipe.execute()
 
     async def _record(self, rec: AlertRecord, sent: dict[int, list[str]]) -> None:
+        """States, channels and counters in one MULTI; then the alert is done."""
         changes = {str(s): (State.SENT if chans else State.FAILED) for s, chans in sent.items()}
-        await self.advance(rec.id, changes)
         latency_ms = (self.clock() - rec.accepted_at) * 1000
         pipe = self.redis.pipeline(transaction=True)
+        if changes:
+            self._advance.queue(pipe, [keys.addressed(rec.id)], [x for k, v in changes.items() for x in (k, int(v))])
         by_channel: dict[str, int] = {}
         for s, chans in sent.items():
             if chans:

@@ -53,7 +53,6 @@ end
 return 1
 """
 
-
 @dataclass
 class Reading:
     index: int
@@ -127,5 +126,12 @@ class Incidents:
                 out.append(Decision(r, action, incident, int(seq), last, root, r.device.level(r.value)))
         return out
 
-    async def published(self, device_id: str, incident: str, last: str, root: str = "") -> None:
-        await self._set_last(keys=[keys.incident(device_id)], args=[incident, last, root])
+    async def published(self, device_id: str, incident: str, last: str, root: str = "",
+                        alert_id: int | None = None, alert_root: str = "") -> None:
+        """The incident's latest message (and first, when it opens it); the message's alert record
+        learns the incident's first alert (its escalation) in the same round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._set_last.queue(pipe, [keys.incident(device_id)], [incident, last, root])
+        if alert_id is not None and alert_root:
+            pipe.hset(keys.alert(alert_id), "escalation_root", alert_root)
+        await pipe.execute()

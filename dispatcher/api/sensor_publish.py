@@ -16,7 +16,7 @@ from . import context as ctx
 from .issuer import admit, queue_private
 
 #: Devices whose decisions are published at once (each device's own in order).
-CONCURRENCY = 64
+CONCURRENCY = 256
 
 
 def sensor_caller(settings) -> Caller:
@@ -64,8 +64,8 @@ async def _publish_chain(app: web.Application, chain: list[Decision], home: Hous
         rec, _, _ = await admit(app, sensor_caller(settings), alert, origin, never_hold=True)
         last = f"{alert.identifier} {alert.sent_text} {rec.id}"
         root = str(rec.id) if d.action == "open" else root
-        await app[INCIDENTS].published(d.reading.device.id, d.incident, last, root if d.action == "open" else "")
-        await redis.hset(f"{_alert_key(rec.id)}", "escalation_root", root)
+        await app[INCIDENTS].published(d.reading.device.id, d.incident, last, root if d.action == "open" else "",
+                                       alert_id=rec.id, alert_root=root)
         if d.action == "clear":
             await escalation.stop(redis, int(root))
         elif what == "alarm" and d.action == "open":
@@ -76,11 +76,6 @@ async def _publish_chain(app: web.Application, chain: list[Decision], home: Hous
         out.append({"index": d.reading.index, "device_id": d.reading.device.id, "action": d.action,
                     "level": what, "alert_id": rec.id, "incident": d.incident})
     return out
-
-
-def _alert_key(alert_id: int) -> str:
-    from .. import keys
-    return keys.alert(alert_id)
 
 
 async def publish_escalation(app: web.Application, root: int, home: Household, step: int, raw: dict
@@ -99,8 +94,7 @@ async def publish_escalation(app: web.Application, root: int, home: Household, s
     alert = build(s, settings.sensor_sender)
     rec, _, _ = await admit(app, sensor_caller(settings), alert, "escalation", never_hold=True)
     new_last = f"{alert.identifier} {alert.sent_text} {rec.id}"
-    await app[INCIDENTS].published(device.id, raw["incident"], new_last)
-    await app[ctx.REDIS].hset(_alert_key(rec.id), "escalation_root", root)
+    await app[INCIDENTS].published(device.id, raw["incident"], new_last, alert_id=rec.id, alert_root=str(root))
     return rec.id, new_last
 
 
