@@ -220,8 +220,11 @@ class HouseholdStore:
         return [found[i] for i in page if i in found], len(ids)
 
     async def update(self, hid: int, changes: Any) -> Household:
-        h = validate(changes, base=await self.get(hid))
+        before = await self.get(hid)
+        h = validate(changes, base=before)
         await self.check_subscribers(h)
+        if before.external_id and before.external_id != h.external_id:
+            await self.redis.hdel(keys.HOUSEHOLD_EXTERNAL, before.external_id)
         await self._write([h])
         return h
 

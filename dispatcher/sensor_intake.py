@@ -52,6 +52,11 @@ if redis.call('HGET', KEYS[1], 'incident') == ARGV[1] then
 end
 return 1
 """
+FORGET = """
+if redis.call('HGET', KEYS[1], 'incident') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
 
 @dataclass
 class Reading:
@@ -112,6 +117,7 @@ class Incidents:
         self.redis = redis
         self._decide = Lua(redis, DECIDE)
         self._set_last = Lua(redis, SET_LAST)
+        self._forget = Lua(redis, FORGET)
 
     async def decide(self, readings: list[Reading], new_incident) -> list[Decision]:
         """Every reading through its device's incident, in order of time, in one round trip."""
@@ -135,3 +141,7 @@ class Incidents:
         if alert_id is not None and alert_root:
             pipe.hset(keys.alert(alert_id), "escalation_root", alert_root)
         await pipe.execute()
+
+    async def forget(self, device_id: str, incident: str) -> None:
+        """Drop an incident whose alert could not be published (only that incident, if still open)."""
+        await self._forget(keys=[keys.incident(device_id)], args=[incident])

@@ -3,6 +3,7 @@ through the intake every alert takes (``issuer.admit``), issued as the sensor or
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from ..sensor_intake import Decision
 from . import context as ctx
 from .issuer import admit, queue_private
 
+log = logging.getLogger(__name__)
 #: Devices whose decisions are published at once (each device's own in order).
 CONCURRENCY = 256
 
@@ -61,7 +63,16 @@ async def _publish_chain(app: web.Application, chain: list[Decision], home: Hous
         step = Step(what, d.reading.device, home, d.reading.value, d.incident, d.seq,
                     [str(m) for m in home.members], _reference(settings.sensor_sender, last) if d.action != "open" else None)
         alert = build(step, settings.sensor_sender)
-        rec, _, _ = await admit(app, sensor_caller(settings), alert, origin, never_hold=True)
+        try:
+            rec, _, _ = await admit(app, sensor_caller(settings), alert, origin, never_hold=True)
+        except Exception as exc:
+            # Forget the incident, so the device's next reading opens it again rather than finding
+            # it open with no alert sent; the platform sees the event failed.
+            log.exception("household alarm for device %s could not be published", d.reading.device.id)
+            await app[INCIDENTS].forget(d.reading.device.id, d.incident)
+            out.append({"index": d.reading.index, "device_id": d.reading.device.id, "action": d.action,
+                        "error": getattr(exc, "message", "not published; the next reading raises it again")})
+            break
         last = f"{alert.identifier} {alert.sent_text} {rec.id}"
         root = str(rec.id) if d.action == "open" else root
         await app[INCIDENTS].published(d.reading.device.id, d.incident, last, root if d.action == "open" else "",

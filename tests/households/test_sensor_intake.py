@@ -131,3 +131,29 @@ async def test_device_thresholds_can_be_set_per_device(api):
     assert [a["level"] for a in body["alerts"]] == ["warning"]
     status, err = await api.call("PATCH", f"/api/v1/devices/{device}", "operator", json={"thresholds": {"warning": 500}})
     assert status == 400 and err["errors"][0]["field"] == "thresholds"
+
+
+async def test_an_alarm_that_could_not_be_published_is_raised_again_by_the_next_reading(api, monkeypatch):
+    from dispatcher.api import sensor_publish
+    from dispatcher.errors import Unavailable
+    _, _, device = await home(api)
+    real = sensor_publish.admit
+
+    async def down(*a, **kw):
+        raise Unavailable("Redis went away")
+    monkeypatch.setattr(sensor_publish, "admit", down)
+    status, body = await post_events(api, [{"device_id": device, "value": 400}])
+    assert status == 200 and body["alerts"][0]["error"] == "Redis went away"
+    monkeypatch.setattr(sensor_publish, "admit", real)
+    _, body = await post_events(api, [{"device_id": device, "value": 400}])
+    assert [a["action"] for a in body["alerts"]] == ["open"] and body["alerts"][0]["alert_id"]
+
+
+async def test_households_external_id_can_change(api):
+    h, _, _ = await home(api)
+    await api.call("PATCH", f"/api/v1/households/{h['id']}", "operator", json={"external_id": "old"})
+    await api.call("PATCH", f"/api/v1/households/{h['id']}", "operator", json={"external_id": "new"})
+    status, out = await api.call("POST", "/api/v1/households:import", "operator",
+                                 data=f'{{"external_id": "old", "members": {h["members"]}}}\n'.encode(),
+                                 headers={"Content-Type": "application/x-ndjson"})
+    assert status == 200 and out["created"] == 1            # "old" no longer names the first household
