@@ -26,7 +26,7 @@ import orjson
 from channels.base import Outcome
 
 from . import keys
-from .alerts import AlertRecord, Lifecycle
+from .alerts import STOPPED, AlertRecord, Lifecycle
 from .circuit import Permit
 from .delivery import REACHED, State, count
 from .lua import Lua
@@ -164,9 +164,22 @@ class PrivateDelivery:
         return {t: contacts[h][i]["sms"] for t, h, i in tokens
                 if i < len(contacts.get(h, [])) and contacts[h][i].get("sms")}
 
+    async def _live(self, recs: list[AlertRecord]) -> list[AlertRecord]:
+        """Those still to send: one cancelled, superseded or expired while queued is dropped."""
+        pipe = self.redis.pipeline(transaction=False)
+        for rec in recs:
+            pipe.hget(keys.alert(rec.id), "lifecycle")
+        now, live = await pipe.execute(), []
+        for rec, raw in zip(recs, now):
+            if raw is None or Lifecycle(raw.decode()) in STOPPED:
+                await self.redis.zrem(keys.PRIVATE_PENDING, rec.id)
+            else:
+                live.append(rec)
+        return live
+
     async def deliver_many(self, recs: list[AlertRecord]) -> None:
         """One batch: every addressee read at once, states written at once, all sends concurrently."""
-        batch = [(rec, await self.numbers(rec)) for rec in recs]
+        batch = [(rec, await self.numbers(rec)) for rec in await self._live(recs)]
         audiences = [addressee_ids(rec.alert.addresses) + await reached_by(self.redis, rec.amends) for rec, _ in batch]
         everyone = sorted({s for a in audiences for s in a})
         subs = await self.engine.subscribers.get_many(everyone)

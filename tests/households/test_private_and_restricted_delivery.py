@@ -2,6 +2,7 @@
 reach a named group only."""
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from tests.dispatcher.test_channel_flow import _open
@@ -103,3 +104,18 @@ async def test_a_restricted_alert_without_an_area_reaches_the_whole_group_and_an
     assert await inbox_ids(api, principal["token"]) == []
     _, got = await api.call("GET", f"/api/v1/alerts/{other['id']}")
     assert got["stats"]["targeted"] == 0
+
+
+async def test_a_private_alert_stopped_while_queued_is_not_sent(api):
+    from dispatcher import cap
+    from dispatcher.alerts import Lifecycle
+    from dispatcher.api import context as ctx
+    a = await api.register(regions=["110105"])
+    engine = api.app[ctx.ENGINE]
+    rec, _ = await engine.alerts.accept(cap.parse_json(orjson.dumps(_private([a["id"]]))), "t", org="bjmb")
+    await engine.alerts.set_lifecycle(rec.id, Lifecycle.CANCELLED)
+    await api.app[ctx.PRIVATE].deliver_many([rec])
+    assert rec.id not in await inbox_ids(api, a["token"])
+    live, _ = await engine.alerts.accept(cap.parse_json(orjson.dumps(_private([a["id"]]))), "t", org="bjmb")
+    await api.app[ctx.PRIVATE].deliver_many([live])                 # the same path sends one that is not stopped
+    assert live.id in await inbox_ids(api, a["token"])
