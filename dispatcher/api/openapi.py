@@ -265,3 +265,9 @@ OPENAPI["paths"].update({
                                   params=[{"name": "action", "in": "query", "schema": {"type": "string"}},
                                           {"name": "cursor", "in": "query", "schema": {"type": "string"}}])},
 })
+
+
+# -- households, devices, sensor events, groups --------------------------------
+from .openapi_households import PATHS as _HOUSEHOLD_PATHS  # noqa: E402
+
+OPENAPI["paths"].update(_HOUSEHOLD_PATHS)
