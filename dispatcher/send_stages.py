@@ -112,6 +112,11 @@ class BatchContext:
     queue_at: float | None = None                          #: retry on the schedule at this time
     circuit: tuple[int, int] = (0, 0)                      #: (successes, failures) not yet counted
     failed_over: np.ndarray = field(default_factory=lambda: EMPTY)
+    #: Notices differing per subscriber (shelter guidance): ``which[i]`` indexes ``variants`` for
+    #: ``asked[i]``; empty: everyone gets ``notice``.
+    variants: tuple[Notice, ...] = ()
+    which: np.ndarray | None = None
+    claimed_which: np.ndarray | None = None                #: ``which`` of the claimed offsets
 
 
 @dataclass
@@ -221,6 +226,12 @@ class SendPath:
         ctx.offs = claimed.tolist()
         ctx.ids = (claimed + shard * self.size).tolist()
         ctx.endpoints = self._claimed_endpoints(ctx, eps[0] if eps else None)
+        if ctx.variants and ctx.which is not None:
+            if len(ctx.offs) == len(ctx.asked):
+                ctx.claimed_which = ctx.which
+            else:
+                by_offset = dict(zip(ctx.asked.tolist(), ctx.which.tolist()))
+                ctx.claimed_which = np.array([by_offset[o] for o in ctx.offs], dtype=np.int64)
         ctx.outcome = [ENDPOINT_REMOVED if v.guarded and not e else None for e in ctx.endpoints]
         ctx.pending = [i for i, o in enumerate(ctx.outcome) if o is None]
         return True
@@ -268,7 +279,9 @@ class SendPath:
     async def _attempt(self, ctx: BatchContext) -> float:
         """One request for the pending subscribers; returns the longest Retry-After asked."""
         pending = ctx.pending
-        if len(pending) == len(ctx.offs):
+        if ctx.claimed_which is not None:
+            answers = await self._send_variants(ctx, pending)
+        elif len(pending) == len(ctx.offs):
             answers = await timed_send(ctx.via.adapter, ctx.notice, ctx.ids, ctx.endpoints)
         else:
             answers = await timed_send(ctx.via.adapter, ctx.notice, [ctx.ids[i] for i in pending],
@@ -284,6 +297,22 @@ class SendPath:
         ctx.circuit = (0, 1) if 2 * len(retry) > len(pending) else (1, 0)
         ctx.pending = retry
         return retry_after
+
+    @staticmethod
+    async def _send_variants(ctx: BatchContext, pending: list[int]) -> list[Result]:
+        """One request per distinct notice among the pending subscribers, all at once; answers in
+        ``pending`` order."""
+        at = np.asarray(pending, dtype=np.int64)
+        which = ctx.claimed_which[at]
+        groups = [at[which == v] for v in np.unique(which).tolist()]
+        variants = [ctx.variants[int(ctx.claimed_which[g[0]])] for g in groups]
+        replies = await asyncio.gather(*(
+            timed_send(ctx.via.adapter, n, [ctx.ids[i] for i in g.tolist()], [ctx.endpoints[i] for i in g.tolist()])
+            for n, g in zip(variants, groups)))
+        answers: dict[int, Result] = {}
+        for g, reply in zip(groups, replies):
+            answers.update(zip(g.tolist(), reply))
+        return [answers[i] for i in pending]
 
     async def _count_attempt(self, ctx: BatchContext) -> None:
         """Count an attempt towards the circuit before retrying (the last one goes with the record)."""
