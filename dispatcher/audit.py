@@ -31,6 +31,7 @@ class Action(str, Enum):
     ALERT_DELEGATED = "alert.delegated"         #: another organisation may now amend an alert
     SUBSCRIBERS_IMPORTED = "subscribers.imported"  #: a bulk import of subscribers
     APPROVAL_RULE_CHANGED = "approval-rule.changed"  #: which alerts wait for approval changed
+    COST_BUDGET = "cost.budget"                 #: an alert's organisation is over its monthly cost budget
 
 
 def _who(who) -> dict[str, str]:

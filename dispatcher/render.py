@@ -8,7 +8,7 @@ import jinja2
 
 import templates as _templates
 from channels.base import Notice
-from channels.sms_text import compose_sms
+from channels.sms_text import compose_sms, is_gsm7, septets, ucs2_units
 from subscribers.columns import LANGUAGES
 
 from .alerts import AlertRecord
@@ -38,6 +38,7 @@ class Renderer:
         self.sms_max_parts = sms_max_parts
         self._cache: BoundedCache[tuple[int, str, str], Notice] = BoundedCache(4096)
         self._guided: BoundedCache[tuple[int, str, str, str], Notice] = BoundedCache(65_536)
+        self._sms_frames: BoundedCache[tuple[int, str, int, bool], tuple[str, str]] = BoundedCache(1024)
 
     def notice(self, rec: AlertRecord, channel: str, lang: str) -> Notice:
         kind = KIND[channel]
@@ -59,13 +60,30 @@ class Renderer:
         key = (rec.id, kind, lang, line)
         if key not in self._guided:
             if kind == "sms":
-                ctx = self._context(rec, lang)
-                full = _block(_env.get_template(f"sms/{lang}.j2"), "body", ctx)
-                body = self._sms(rec, lang, ctx, full, guidance=line)
+                body = self._guided_sms(rec, lang, line)
             else:
                 body = f"{line}\n{base.body}"
             self._guided[key] = dataclasses.replace(base, body=body)
         return self._guided[key]
+
+    def _guided_sms(self, rec: AlertRecord, lang: str, line: str) -> str:
+        """The SMS with ``line`` after its headline. Fitting a text to its segments is costly, so it is
+        done once per (length, encoding) of line: with a placeholder as long, which the line replaces
+        (no longer and of the same encoding, it cannot need more segments)."""
+        gsm = is_gsm7(line)
+        units = septets(line) if gsm else ucs2_units(line)
+        room = -(-units // 16) * 16
+        key = (rec.id, lang, room, gsm)
+        if key not in self._sms_frames:
+            ctx = self._context(rec, lang)
+            full = _block(_env.get_template(f"sms/{lang}.j2"), "body", ctx)
+            placeholder = ("x" if gsm else "中") * room
+            self._sms_frames[key] = (placeholder, self._sms(rec, lang, ctx, full, guidance=placeholder))
+        placeholder, frame = self._sms_frames[key]
+        if placeholder in frame:
+            return frame.replace(placeholder, line, 1)
+        ctx = self._context(rec, lang)              # the line itself had to be shortened: fit it as it is
+        return self._sms(rec, lang, ctx, _block(_env.get_template(f"sms/{lang}.j2"), "body", ctx), guidance=line)
 
     def _context(self, rec: AlertRecord, lang: str) -> dict:
         alert = rec.alert

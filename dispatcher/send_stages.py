@@ -33,6 +33,7 @@ from channels.base import Notice, Outcome, Reason, Result
 from . import keys
 from .alerts import STOPPED, AlertRecord, Lifecycle
 from .circuit import Permit
+from .cost import SMS_CHANNELS, queue_incurred, units_per_message
 from .delivery import State, count
 from .lua import Lua
 from .metrics import timed_send
@@ -88,6 +89,7 @@ class ShardReport:
     queued: int = 0         #: put off to the retry schedule
     cancelled: int = 0
     expired: int = 0
+    suppressed: int = 0     #: held back by the organisation's hard cost budget
     reclaimed: int = 0      #: claims of a dead run, sent again
     by_channel: dict[str, int] = field(default_factory=dict)
 
@@ -373,6 +375,19 @@ class SendPath:
         for k, n in r.reasons.items():
             pipe.hincrby(keys.counters(alert_id), k, n)
         self.history.queue(pipe, ctx.shard, alert_id, name, r.over)
+        queue_incurred(pipe, alert_id, ctx.rec.org, name, self._units(ctx, r), self.clock())
+
+    @staticmethod
+    def _units(ctx: BatchContext, r: Routing) -> int:
+        """Cost units of the accepted sends: messages, or SMS segments (per distinct text, not per subscriber)."""
+        name, n = ctx.via.name, len(r.accepted)
+        if name not in SMS_CHANNELS or not n:
+            return n
+        if ctx.claimed_which is None:
+            return n * units_per_message(name, ctx.notice.body)
+        accepted = np.isin(np.asarray(ctx.offs), r.accepted)
+        per_variant = np.bincount(ctx.claimed_which[accepted], minlength=len(ctx.variants))
+        return sum(k * units_per_message(name, ctx.variants[v].body) for v, k in enumerate(per_variant.tolist()) if k)
 
     @staticmethod
     def _report(ctx: BatchContext, r: Routing) -> None:

@@ -20,6 +20,7 @@ from subscribers import columns as C
 from . import keys
 from .alerts import STOPPED, AlertRecord, Lifecycle
 from .delivery import State, count, states
+from .cost import BUDGET_REASON, SMS_CHANNELS, over_hard_budget
 from .render import KIND
 from .send_stages import EMPTY, BatchContext, ShardReport, ShardRun
 from .shelter_guidance import ShardGuide
@@ -195,6 +196,8 @@ class ShardRunning:
         failed_over: list[np.ndarray] = []
 
         async def run_group(g: Batch) -> None:
+            if g.channel in SMS_CHANNELS and await self._held_by_budget(rec, shard, g.offsets, report):
+                return
             channel = self.channels[g.channel]
             notice = self.renderer.notice(rec, g.channel, C.LANGUAGES[g.lang])
             variants, which = self._variants(rec, g, notice)
@@ -219,6 +222,21 @@ class ShardRunning:
 
         await asyncio.gather(*(run_group(g) for g in groups))
         return np.sort(np.concatenate(failed_over)) if failed_over else EMPTY
+
+    async def _held_by_budget(self, rec: AlertRecord, shard: int, offsets: np.ndarray, report: ShardReport) -> bool:
+        """SMS past its organisation's hard monthly budget is not sent (top-tier alerts excepted): the
+        subscribers end suppressed, reason ``budget``."""
+        if not await over_hard_budget(self.redis, self.settings, rec.alert, rec.org, self.clock()):
+            return False
+        moved = await self.transitions.apply(self.redis, shard, rec.id, State.SUPPRESSED, np.sort(offsets),
+                                             allowed=(State.TARGETED, State.QUEUED, State.FAILOVER))
+        if len(moved):
+            pipe = self.redis.pipeline(transaction=False)
+            count(pipe, rec.id, "all", State.SUPPRESSED, len(moved))
+            pipe.hincrby(keys.counters(rec.id), f"reason:sms:{BUDGET_REASON}", len(moved))
+            await pipe.execute()
+        report.suppressed += len(moved)
+        return True
 
     async def _send_batch(self, rec: AlertRecord, shard: int, via: str, notice, offsets: np.ndarray,
                           report: ShardReport, run: ShardRun, variants: tuple = (),

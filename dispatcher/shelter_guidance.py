@@ -11,7 +11,7 @@ text), so push and SMS bodies are rendered once per distinct line, not once per 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,9 @@ from subscribers import geo
 
 from . import cap, keys
 from .nearest import guidance, nearest
-from .nearest import line as nearest_line
+from .nearest import prefix as nearest_prefix
+from .nearest import suffix as nearest_suffix
+from .shelter_index import ShelterIndex
 from .shelters import ShelterArrays, ShelterStore, kinds_for, wants_shelter
 
 
@@ -76,11 +78,19 @@ class ShardGuide:
     """The nearest open shelter of every located subscriber a shard job sends to, found once per pass.
 
     A subscriber's guidance is an integer key (shelter index << WAY_BITS | way): grouping a batch by key
-    groups it by identical text, and each distinct key is formatted once (``line``)."""
+    groups it by identical text, and each distinct key is formatted once (``line``). The way (distance
+    and direction) is measured only when a channel asks for it."""
     offsets: np.ndarray    #: sorted offsets that have a shelter
-    index: np.ndarray      #: their nearest shelter (index into ``arrays.shelters``)
-    way: np.ndarray        #: their ``ways`` value
-    arrays: ShelterArrays
+    index: np.ndarray      #: their nearest shelter (index into ``grid.arrays.shelters``)
+    lat: np.ndarray
+    lon: np.ndarray
+    grid: ShelterIndex
+    _way: np.ndarray | None = field(default=None, repr=False)      #: their ``ways``, once measured
+    _parts: dict = field(default_factory=dict, repr=False)           #: formatted line parts
+
+    @property
+    def arrays(self) -> ShelterArrays:
+        return self.grid.arrays
 
     @classmethod
     async def load(cls, redis, shelters: ShelterStore, shard: int, offsets: np.ndarray,
@@ -92,12 +102,16 @@ class ShardGuide:
         located, lat, lon = coordinates(await redis.get(keys.geo_coords(shard)), offsets)
         if not located.any():
             return None
-        arrays = await shelters.arrays()
-        found = nearest(lat[located], lon[located], arrays, 1, kinds_for(alert))
-        has = found.index[:, 0] >= 0
-        if not has.any():
+        grid = await shelters.index(kinds_for(alert))
+        if grid is None:
             return None
-        return cls(offsets[located][has], found.index[has, 0], ways(found.km[has, 0], found.bearing[has, 0]), arrays)
+        return cls(offsets[located], grid.nearest(lat[located], lon[located]), lat[located], lon[located], grid)
+
+    @property
+    def way(self) -> np.ndarray:
+        if self._way is None:
+            self._way = ways(*self.grid.measure(self.lat, self.lon, self.index))
+        return self._way
 
     def keys(self, offsets: np.ndarray, named_only: bool = False) -> np.ndarray:
         """Per offset its guidance key, -1 for none; ``named_only`` drops the distance and direction (a
@@ -113,9 +127,14 @@ class ShardGuide:
         return out
 
     def line(self, key: int, lang: str) -> str:
-        """The text of one guidance key in ``lang``."""
-        shelter = self.arrays.shelters[key >> WAY_BITS]
-        way = key & NAMED_ONLY
+        """The text of one guidance key in ``lang`` (each shelter's part and each way's part formatted once)."""
+        index, way = key >> WAY_BITS, key & NAMED_ONLY
         if way == NAMED_ONLY:
-            return named_line(shelter, lang)
-        return nearest_line(shelter.display_name(lang), (way >> 3) / 1000.0, (way & 7) * 45.0, lang)
+            return named_line(self.arrays.shelters[index], lang)
+        head = self._parts.get((index, lang))
+        if head is None:
+            head = self._parts[(index, lang)] = nearest_prefix(self.arrays.shelters[index].display_name(lang), lang)
+        tail = self._parts.get((-way - 1, lang))
+        if tail is None:
+            tail = self._parts[(-way - 1, lang)] = nearest_suffix((way >> 3) / 1000.0, (way & 7) * 45.0, lang)
+        return head + tail

@@ -369,7 +369,8 @@ async def run_shelter_pairs(n: int, workers: int, rate_limits: str, sims: procs.
                            settings, timeout_s)
         guided.append(r["accepted_s"])
         ok &= r["ledger_ok"]
-        log(f"[shelter {i + 1}] accepted in {r['accepted_s']} s (plain {plain[-1]} s)", file=sys.stderr)
+        log(f"[shelter {i + 1}] accepted in {r['accepted_s']} s (plain {plain[-1]} s); last accepted by channel "
+            f"{r['done_s_by_channel']}", file=sys.stderr)
     base, with_shelters = statistics.median(plain), statistics.median(guided)
     shelter_ms = (with_shelters - base) * 1000
     return {"shelter_ms": round(shelter_ms, 1), "shelter_ratio": round(shelter_ms / 1000 / base, 3),
@@ -398,7 +399,8 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
             runs[mode] = await run_once(plan, sims, tmp, settings, timeout_s)
             r = runs[mode]
             log(f"[{mode}] accepted in {r['accepted_s']} s ({r['per_s']:,}/s), ledger ok: {r['ledger_ok']} "
-                f"(targeted {r['targeted']}, sent {r['by_channel']}, duplicates {r['duplicates']})",
+                f"(targeted {r['targeted']}, sent {r['by_channel']}, duplicates {r['duplicates']}; last accepted "
+                f"by channel {r['done_s_by_channel']})",
                 file=sys.stderr)
         top = runs.get("embedded") or next(iter(runs.values()))
         shelter = await run_shelter_pairs(n, workers, rate_limits, sims, tmp, settings, timeout_s, shelter_pairs,
