@@ -75,7 +75,7 @@ def estimated(settings: Settings, estimate: dict) -> dict:
 
 
 def all_sms(settings: Settings, estimate: dict) -> float:
-    """What the same audience would cost if everyone were sent an SMS (each in their language)."""
+    """What the same audience would cost if everyone were sent an SMS (at the longest language's segments)."""
     per_message = estimate.get("sms_segments_per_message") or {}
     segs = max(per_message.values()) if per_message else 1
     return round(estimate.get("targeted", 0) * segs * unit_cost(settings, "sms"), 4)
@@ -144,6 +144,19 @@ def soft_warnings(settings: Settings, org: str, spent: float, estimate: float) -
         out.append(f"{org} is past its hard limit of {hard:.2f} {cur}: SMS is not sent for alerts below the top "
                    f"tier (Actual, Extreme, Immediate)")
     return out
+
+
+def savings_text(cost: dict) -> str:
+    """The demo's line: what the warning cost, against sending everyone an SMS."""
+    cur, inc, est = cost["currency"], cost["incurred"], cost["estimated"]
+    parts = ", ".join(f"{ch} {v['amount']:.2f}" for ch, v in inc["by_channel"].items())
+    line = f"cost: {inc['total']:.2f} {cur} incurred ({parts or 'nothing priced'}), {est['total']:.2f} estimated"
+    everyone = est.get("all_sms") or 0.0
+    if everyone > 0:
+        saved = everyone - inc["total"]
+        line += (f"; everyone by SMS would have cost {everyone:.2f} {cur}: the channel mix saved "
+                 f"{saved:.2f} {cur} ({100 * saved / everyone:.0f}%)")
+    return line
 
 
 def metric_lines(settings: Settings, priced_totals: dict, channels: Iterable[str]) -> list[str]:
