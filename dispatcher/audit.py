@@ -29,6 +29,7 @@ class Action(str, Enum):
     ALERT_REJECTED = "alert.rejected"           #: a held alert was rejected
     ALERT_CANCELLED = "alert.cancelled"         #: an alert was cancelled through the cancel endpoint
     ALERT_DELEGATED = "alert.delegated"         #: another organisation may now amend an alert
+    DELIVERIES_RETRIED = "deliveries.retried"   #: an operator queued an alert's failed deliveries again
     SUBSCRIBERS_IMPORTED = "subscribers.imported"  #: a bulk import of subscribers
     APPROVAL_RULE_CHANGED = "approval-rule.changed"  #: which alerts wait for approval changed
     COST_BUDGET = "cost.budget"                 #: an alert's organisation is over its monthly cost budget

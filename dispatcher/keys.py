@@ -92,6 +92,11 @@ def failed_channels(shard: int, alert_id: int) -> str:
     return f"{PREFIX}:{shard_tag(shard)}:fo:{alert_id}"
 
 
+def failure_reasons(shard: int, alert_id: int) -> str:
+    """hash offset → comma-separated "<channel>:<reason>" of each failover, in order (the drill-down)."""
+    return f"{PREFIX}:{shard_tag(shard)}:fr:{alert_id}"
+
+
 def shard_lease(shard: int, alert_id: int) -> str:
     """Held (owner, with a TTL renewed every batch) by the worker running this shard job."""
     return f"{PREFIX}:{shard_tag(shard)}:lease:{alert_id}"

@@ -107,7 +107,7 @@ async def _overdue_receipts(engine) -> int:
             pipe = engine.redis.pipeline(transaction=False)
             count(pipe, alert_id, name, State.FAILOVER, len(moved))
             pipe.hincrby(keys.counters(alert_id), f"reason:{name}:receipt_timeout", len(moved))
-            engine.history.queue(pipe, shard, alert_id, name, moved)
+            engine.history.queue(pipe, shard, alert_id, name, moved, "receipt_timeout")
             await pipe.execute()
             await engine.reopen(alert_id, shard)
             n += 1

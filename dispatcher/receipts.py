@@ -155,7 +155,7 @@ class ReceiptSink:
         pipe = self.redis.pipeline(transaction=False)
         count(pipe, alert_id, channel, State.FAILOVER, len(moved), (now - rec.accepted_at) * 1000)
         pipe.hincrby(keys.counters(alert_id), f"reason:{channel}:receipt_failed", len(moved))
-        self.history.queue(pipe, shard, alert_id, channel, moved)
+        self.history.queue(pipe, shard, alert_id, channel, moved, "receipt_failed")
         await pipe.execute()
         if self.on_failover is not None:
             await self.on_failover(alert_id, shard)

@@ -157,6 +157,13 @@ class Settings:
     #: soft limit the issuer is warned and an audit entry written; over the hard limit SMS stops for all
     #: but top-tier alerts (Actual, Extreme, Immediate).
     cost_budgets: tuple[tuple[str, float, float | None], ...] = ()
+    #: The live dashboard reads the alerts once per tick for every open dashboard (s), keeps this much
+    #: sends-per-second history (s), shows this many recent alerts besides pending fan-outs, and lets
+    #: this many dashboards connect to one server process at once.
+    live_tick_s: float = 0.5
+    live_history_s: float = 300.0
+    live_recent_alerts: int = 8
+    live_streams: int = 100
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -195,6 +202,10 @@ class Settings:
             registration_window_s=int(_env("WARNCAST_REGISTRATION_WINDOW_S", "600")),
             stream_limit=int(_env("WARNCAST_STREAM_LIMIT", "5")),
             stream_max_s=float(_env("WARNCAST_STREAM_MAX_S", "3600")),
+            live_tick_s=float(_env("WARNCAST_LIVE_TICK_S", "0.5")),
+            live_history_s=float(_env("WARNCAST_LIVE_HISTORY_S", "300")),
+            live_recent_alerts=int(_env("WARNCAST_LIVE_RECENT_ALERTS", "8")),
+            live_streams=int(_env("WARNCAST_LIVE_STREAMS", "100")),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
             max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),

@@ -16,10 +16,19 @@ def _decode(h: dict) -> dict[str, int]:
 
 async def alert_stats(redis, alert_id: int) -> dict:
     pipe = redis.pipeline(transaction=False)
+    queue_alert_stats(pipe, alert_id)
+    return stats_from(*await pipe.execute())
+
+
+def queue_alert_stats(pipe, alert_id: int) -> None:
+    """The three reads ``stats_from`` takes, in the caller's pipeline (the live dashboard reads many
+    alerts in one round trip)."""
     pipe.hgetall(keys.counters(alert_id))
     pipe.hgetall(keys.latency(alert_id))
     pipe.hget(keys.alert(alert_id), "targeted")
-    raw_counts, raw_hist, targeted = await pipe.execute()
+
+
+def stats_from(raw_counts: dict, raw_hist: dict, targeted) -> dict:
     counts, hist = _decode(raw_counts), _decode(raw_hist)
     channels: dict[str, dict[str, int]] = {}
     reasons: dict[str, int] = {}

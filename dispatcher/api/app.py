@@ -23,6 +23,7 @@ from . import context as ctx
 from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
 from . import shelters_api
+from ..web import console_drill, console_live
 from ..web import vendor as web_vendor
 from ..web import views as web_views
 
@@ -95,4 +96,6 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     shelters_api.setup(app)
     web_views.setup(app)
     web_vendor.setup(app)
+    console_live.setup(app)
+    console_drill.setup(app)
     return app

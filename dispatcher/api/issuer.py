@@ -269,7 +269,11 @@ async def reject(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     """Issue a CAP Cancel referencing the alert: pending sends stop, those reached are told."""
-    who = await caller(request)
+    return await cancel_as(request, await caller(request))
+
+
+async def cancel_as(request: web.Request, who: Caller) -> web.Response:
+    """``cancel`` for a caller already authenticated (an API key, or a console session)."""
     who.require("issuer", "operator", "admin")
     rec = await _visible(request, who, path_id(request))
     if rec.alert.msg_type == "Cancel":

@@ -202,4 +202,36 @@ OPENAPI["paths"].update({
     "/app/static/{name}": {"get": _op("The app's scripts, stylesheet and icon", "public", {"200": "file", "404": "no such file"},
                                       security=False, params=[{"name": "name", "in": "path", "required": True,
                                                                "schema": {"type": "string"}}])},
+    "/vendor/{path}": {"get": _op("Vendored browser libraries (Leaflet) with their licences", "public",
+                                  {"200": "file", "404": "no such file"}, security=False,
+                                  params=[{"name": "path", "in": "path", "required": True,
+                                           "schema": {"type": "string"}}])},
+})
+
+
+# -- the operator's console: live dashboard, drill-down, health -------------------------
+_CHANNEL = {"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}
+_REASON = {"name": "reason", "in": "path", "required": True, "schema": {"type": "string"}}
+OPENAPI["paths"].update({
+    "/console/api/live": {"get": _op(
+        "The live dashboard (operator; console session or API key): a snapshot event, then what changed each tick",
+        "operator", {"200": "text/event-stream", **ERR, "429": "too many dashboards open"})},
+    "/console/api/alerts/{id}/failures": {"get": _op(
+        "An alert's failures by channel and reason (operator)", "operator", {"200": "failures", **ERR},
+        params=[ID])},
+    "/console/api/alerts/{id}/failures/{channel}/{reason}": {"get": _op(
+        "The subscribers behind one failure reason, masked endpoints, paginated by subscriber id (operator)",
+        "operator", {"200": "page of subscribers", **ERR},
+        params=[ID, _CHANNEL, _REASON, {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer"}}])},
+    "/console/api/alerts/{id}/retry": {"post": _op(
+        "Queue the subscribers behind a failure reason again (operator; CSRF token with a session)", "operator",
+        {"200": "how many were queued, and why others were not", **ERR, "422": "the alert is stopped or expired"},
+        params=[ID], body="application/json")},
+    "/console/api/alerts/{id}/cancel": {"post": _op(
+        "Cancel an alert from the console (operator; CSRF token with a session)", "operator",
+        {"202": "cancel accepted", **ERR, "422": "cannot cancel"}, params=[ID])},
+    "/console/api/health": {"get": _op(
+        "Providers (circuit, error rate, quota use), queue depth per lane, workers, pending fan-outs (operator)",
+        "operator", {"200": "health", **ERR})},
 })

@@ -21,7 +21,7 @@ from tests.server_thread import ServerThread
 EXAMPLES = int(os.environ.get("WARNCAST_FUZZ_EXAMPLES", "10"))
 #: Bytes of an answer read at most (event streams do not end by themselves).
 READ_BYTES = 64 * 1024
-STREAMS = ("/api/v1/inbox/stream", "/api/v1/alerts/{id}/events")
+STREAMS = ("/api/v1/inbox/stream", "/api/v1/alerts/{id}/events", "/console/api/live")
 #: Numbers as attackers write them, put in every path and query parameter besides what is generated.
 HOSTILE = ["²", "--1", "9" * 5000, "٣", "-0", "1e3", " 7", "0x10", "18446744073709551616", "-9" * 30, "", "NaN"]
 _turn = itertools.count()
