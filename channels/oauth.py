@@ -17,7 +17,9 @@ REFRESH_MARGIN_S = 60.0
 
 
 class BearerCache:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        #: The clock expiry is judged by (a test steps a fake one past it).
+        self.clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
@@ -26,7 +28,7 @@ class BearerCache:
                   stale: str | None = None) -> str:
         """The cached token, or a new one posted for with ``form()`` (built only when needed)."""
         async with self._lock:
-            if self._token and self._token != stale and time.time() < self._expires_at:
+            if self._token and self._token != stale and self.clock() < self._expires_at:
                 return self._token
             async with session.post(url, data=form()) as resp:
                 try:
@@ -36,5 +38,5 @@ class BearerCache:
                 if resp.status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
                     raise TokenEndpointError(resp.status)
             self._token = str(answer["access_token"])
-            self._expires_at = time.time() + max(0.0, float(answer.get("expires_in", 3600)) - REFRESH_MARGIN_S)
+            self._expires_at = self.clock() + max(0.0, float(answer.get("expires_in", 3600)) - REFRESH_MARGIN_S)
             return self._token

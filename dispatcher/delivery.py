@@ -62,61 +62,63 @@ def mask(states) -> int:
     return m
 
 
-#: KEYS: state string, channel string. ARGV: new state, allowed-from mask, channel byte (0 = leave),
-#: offsets as little-endian uint16, sorted. Returns the offsets that moved, packed the same way. The
-#: bytes between the first and last moved offset are rewritten with one SETRANGE per key.
-TRANSITION_LUA = """
-local key, chkey = KEYS[1], KEYS[2]
-local new, allowed, chan, offs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local cur = redis.call('GET', key) or ''
-local curlen = #cur
-local moved, nmoved = {}, 0
-for i = 1, #offs - 1, 2 do
-  local lo, hi = string.byte(offs, i, i + 1)
-  local off = lo + hi * 256
-  local s = 0
-  if off < curlen then s = string.byte(cur, off + 1) end
-  if bit.band(allowed, bit.lshift(1, s)) ~= 0 then
-    nmoved = nmoved + 1
-    moved[nmoved] = off
-  end
-end
-if nmoved == 0 then return '' end
--- Rewrite the span from the first to the last moved offset in one SETRANGE per key, built from the
--- old bytes between runs of moved offsets and one string.rep per run (offsets are sorted).
-local first, last = moved[1], moved[#moved]
-local function rewrite(k, value)
-  local old = (k == key) and cur or (redis.call('GET', k) or '')
-  local byte = string.char(value)
-  local parts, n = {}, 0
-  local at = first                      -- next offset of the span still to emit
-  local i, count = 1, #moved
-  while i <= count do
-    local s = moved[i]
-    local e = s
-    while i < count and moved[i + 1] == e + 1 do
-      i = i + 1
-      e = e + 1
+#: ``transition(key, chkey, new, allowed, chan, offs)``: move the offsets (little-endian uint16, sorted)
+#: whose state in ``key`` is in the ``allowed`` mask to ``new``, and set their byte in ``chkey`` to
+#: ``chan`` (0 = leave it); returns the offsets that moved, packed the same way. The bytes between the
+#: first and last moved offset are rewritten with one SETRANGE per key, built from the old bytes between
+#: runs of moved offsets and one string per run. Shared by every script that moves states.
+TRANSITION_FN = """
+local function transition(key, chkey, new, allowed, chan, offs)
+  if #offs < 2 then return '' end
+  local byte, sub, rep, char, concat = string.byte, string.sub, string.rep, string.char, table.concat
+  local cur = redis.call('GET', key) or ''
+  local ok = {}
+  for s = 0, 31 do ok[s] = bit.band(allowed, bit.lshift(1, s)) ~= 0 end
+  local rs, re, nruns, moved, nmoved = {}, {}, 0, {}, 0
+  for i = 1, #offs - 1, 2 do
+    local lo, hi = byte(offs, i, i + 1)
+    local off = lo + hi * 256
+    if ok[byte(cur, off + 1) or 0] then
+      nmoved = nmoved + 1
+      moved[nmoved] = off
+      if nruns > 0 and re[nruns] == off - 1 then
+        re[nruns] = off
+      else
+        nruns = nruns + 1
+        rs[nruns], re[nruns] = off, off
+      end
     end
-    if s > at then
-      local gap = string.sub(old, at + 1, s)
-      if #gap < s - at then gap = gap .. string.rep('\\0', s - at - #gap) end
+  end
+  if nmoved == 0 then return '' end
+  local first, last = rs[1], re[nruns]
+  local function rewrite(k, old, value)
+    if #old <= last then old = old .. rep('\\0', last + 1 - #old) end
+    local c = char(value)
+    local parts, n, at = {}, 0, first
+    for r = 1, nruns do
+      local s, e = rs[r], re[r]
+      if s > at then
+        n = n + 1
+        parts[n] = sub(old, at + 1, s)
+      end
       n = n + 1
-      parts[n] = gap
+      if e == s then parts[n] = c else parts[n] = rep(c, e - s + 1) end
+      at = e + 1
     end
-    n = n + 1
-    parts[n] = string.rep(byte, e - s + 1)
-    at = e + 1
-    i = i + 1
+    redis.call('SETRANGE', k, first, concat(parts))
   end
-  redis.call('SETRANGE', k, first, table.concat(parts))
+  rewrite(key, cur, new)
+  if chan > 0 then rewrite(chkey, redis.call('GET', chkey) or '', chan) end
+  if nmoved * 2 == #offs then return offs end
+  local out = {}
+  for j = 1, nmoved do out[j] = char(moved[j] % 256, math.floor(moved[j] / 256)) end
+  return concat(out)
 end
-rewrite(key, new)
-if chan > 0 then rewrite(chkey, chan) end
-if nmoved * 2 == #offs then return offs end
-local out = {}
-for j = 1, nmoved do out[j] = string.char(moved[j] % 256, math.floor(moved[j] / 256)) end
-return table.concat(out)
+"""
+#: KEYS: state string, channel string. ARGV: new state, allowed-from mask, channel byte (0 = leave),
+#: offsets as little-endian uint16, sorted. Returns the offsets that moved, packed the same way.
+TRANSITION_LUA = TRANSITION_FN + """
+return transition(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 """
 
 

@@ -7,15 +7,17 @@ with a fake clock and a fake sleep):
 - **Guard**: the provider's circuit permit and its quota's wait (shared by every
   worker through Redis). It comes before the claim: a cancel during the wait stops
   the batch, and the claim, which renews the shard's lease, comes right before the send.
-- **Claim**: ``targeted/queued/failover → sending`` for the batch, the lease renewed,
-  the alert's lifecycle read and the endpoints loaded, in one round trip. A stopped
-  alert or a lost lease ends the batch (and the shard job).
+- **Claim**: ``targeted/queued/failover → sending`` for the batch, the lease renewed and
+  the alert's lifecycle read in one script (``dispatcher.batch_scripts.CLAIM``), the
+  endpoints loaded by one HMGET, in one round trip. A stopped alert (its batch is
+  cancelled) or a lost lease ends the batch (and the shard job).
 - **Send**: the adapter's answers, transient failures retried under one
   ``RetryPolicy`` (short waits in place, long ones put on the retry schedule).
 - **Route**: every subscriber's answer becomes accepted / failover / retry later /
   expired (``route``: a pure function).
-- **Record**: the states, counters, receipt correlation, circuit counts and failover
-  history in one MULTI; gone endpoints pruned.
+- **Record**: the states and their counters in one script (``batch_scripts.RECORD``),
+  receipt correlation, circuit counts and failover history in the same round trip;
+  gone endpoints pruned.
 """
 from __future__ import annotations
 
@@ -30,37 +32,23 @@ from tenacity import wait_random_exponential
 
 from channels.base import Notice, Outcome, Reason, Result
 
-from . import keys
+from . import keys, latency
 from .alerts import STOPPED, AlertRecord, Lifecycle
 from .circuit import Permit
+from .batch_scripts import GROUPS, BatchScripts
 from .delivery import State, count
-from .lua import Lua
 from .metrics import timed_send
 from .settings import Settings
 from .via import Via
 
 log = logging.getLogger(__name__)
 
-#: Endpoints of a batch (offsets packed as uint16), newline-joined, "" where none: the batch costs one
-#: argument to pack instead of one per subscriber (the fan-out process is the busier side).
-ENDPOINTS = """
-local fields = {}
-for i = 1, #ARGV[1] - 1, 2 do
-  local lo, hi = string.byte(ARGV[1], i, i + 1)
-  fields[#fields + 1] = lo + hi * 256
-end
--- one HMGET per 4,000 offsets (Lua's unpack limit), not one HGET per subscriber
-local out = {}
-for j = 1, #fields, 4000 do
-  local got = redis.call('HMGET', KEYS[1], unpack(fields, j, math.min(j + 3999, #fields)))
-  for k = 1, #got do out[#out + 1] = got[k] or '' end
-end
-return table.concat(out, '\\n')
-"""
 #: Full-jitter exponential backoff between attempts (s), before any Retry-After.
 BACKOFF = wait_random_exponential(multiplier=0.2, max=60)
 SEVERE = ("Severe", "Extreme")
 EMPTY = np.zeros(0, dtype=np.int64)
+#: Group bits of ``batch_scripts.GROUPS``.
+SENT, OVER, EXPIRED, QUEUED = (1 << i for i in range(len(GROUPS)))
 CIRCUIT_OPEN = Result(Outcome.PERMANENT, Reason.CIRCUIT_OPEN)
 ENDPOINT_REMOVED = Result(Outcome.PERMANENT, Reason.INVALID_ENDPOINT, detail="endpoint removed")
 
@@ -189,7 +177,7 @@ class SendPath:
         self.redis, self.size, self.guard, self.leases = redis, size, guard, leases
         self.transitions, self.history, self.subscribers = transitions, history, subscribers
         self.policy, self.clock = policy, clock
-        self._endpoints = Lua(redis, ENDPOINTS)
+        self.scripts = BatchScripts(redis)
         self.stages: tuple[Callable[[BatchContext], Awaitable[bool]], ...] = (
             self.guard_stage, self.claim, self.send, self.record)
 
@@ -207,21 +195,20 @@ class SendPath:
 
     async def claim(self, ctx: BatchContext) -> bool:
         rec, shard, v = ctx.rec, ctx.shard, ctx.via
-        # One MULTI: no lifecycle flip lands between reading it and claiming (a cancel's answer means
+        # One script: no lifecycle flip lands between reading it and claiming (a cancel's answer means
         # that nothing claimed after it goes out).
-        pipe = self.redis.pipeline(transaction=True)
-        self.leases.renew(pipe, shard, rec.id, ctx.run.lease)
-        pipe.hget(keys.alert(rec.id), "lifecycle")
-        self.transitions.queue(pipe, shard, rec.id, State.SENDING, ctx.asked, channel_id=v.id)
+        pipe = self.redis.pipeline(transaction=False)
+        self.scripts.queue_claim(pipe, [keys.shard_lease(shard, rec.id), keys.alert(rec.id),
+                                        keys.delivery_state(shard, rec.id), keys.delivery_channel(shard, rec.id)],
+                                 ctx.run.lease, self.leases.ms, v.id, ctx.asked)
         if v.guarded:
-            self._endpoints.queue(pipe, [keys.endpoints(shard, v.name)],
-                                  [np.asarray(ctx.asked, dtype="<u2").tobytes()])
-        held, lifecycle, packed, *eps = await pipe.execute()
-        claimed = np.frombuffer(packed or b"", dtype="<u2").astype(np.int64)
-        stopped = lifecycle is not None and Lifecycle(lifecycle.decode()) in STOPPED
-        if not held or stopped:
-            await self._hand_back(ctx, claimed, stopped)
+            pipe.hmget(keys.endpoints(shard, v.name), ctx.asked.tolist())
+        reply, *eps = await pipe.execute()
+        got = self.scripts.claimed(reply)
+        if got.stopped or not got.held:
+            await self._stopped(ctx, got.offsets, got.stopped)
             return False
+        claimed = got.offsets
         if not len(claimed):
             return False
         ctx.offs = claimed.tolist()
@@ -231,26 +218,24 @@ class SendPath:
         ctx.pending = [i for i, o in enumerate(ctx.outcome) if o is None]
         return True
 
-    def _claimed_endpoints(self, ctx: BatchContext, raw: bytes | None) -> list[str]:
+    def _claimed_endpoints(self, ctx: BatchContext, raw: list | None) -> list[str]:
         if raw is None:
             return [""] * len(ctx.offs)
-        every = raw.decode().split("\n")
+        every = [e.decode() if e else "" for e in raw]
         if len(ctx.offs) == len(ctx.asked):
             return every
         by_offset = dict(zip(ctx.asked.tolist(), every))
         return [by_offset[o] for o in ctx.offs]
 
-    async def _hand_back(self, ctx: BatchContext, claimed: np.ndarray, stopped: bool) -> None:
-        """The alert was stopped (claims → cancelled) or the lease lost (claims → queued, for the new holder)."""
-        back = State.CANCELLED if stopped else State.QUEUED
-        moved = await self.transitions.apply(self.redis, ctx.shard, ctx.rec.id, back, claimed,
-                                             allowed=(State.SENDING,))
-        if stopped and len(moved):
+    async def _stopped(self, ctx: BatchContext, cancelled: np.ndarray, stopped: bool) -> None:
+        """The alert was stopped (the claim cancelled the batch instead) or the lease lost (nothing claimed:
+        the batch stays for the lease's new holder)."""
+        if stopped and len(cancelled):
             pipe = self.redis.pipeline(transaction=False)
-            count(pipe, ctx.rec.id, ctx.via.name, State.CANCELLED, len(moved),
+            count(pipe, ctx.rec.id, ctx.via.name, State.CANCELLED, len(cancelled),
                   (self.clock() - ctx.rec.accepted_at) * 1000)
             await pipe.execute()
-            ctx.report.cancelled += len(moved)
+            ctx.report.cancelled += len(cancelled)
         ctx.run.halt = "stopped" if stopped else "lost"
 
     async def send(self, ctx: BatchContext) -> bool:
@@ -302,22 +287,24 @@ class SendPath:
 
     async def record(self, ctx: BatchContext) -> bool:
         """Route the answers and write them: the states and the counters that count them change in one
-        MULTI, or not at all (a process dying mid-write leaves the claims, which the next run sends
+        script, or not at all (a process dying mid-write leaves the claims, which the next run sends
         again). Every offset here was claimed under this run's lease: each transition moves its list."""
         r = route(ctx, self.clock())
-        pipe = self.redis.pipeline(transaction=True)
-        for state, offs, cid in ((State.SENT, r.accepted, ctx.via.id), (State.FAILOVER, r.over, 0),
-                                 (State.EXPIRED, r.expired, 0), (State.QUEUED, r.queued, 0)):
-            self.transitions.queue(pipe, ctx.shard, ctx.rec.id, state, np.array(offs), channel_id=cid)
-        self._queue_receipts(pipe, ctx, r.accepted)
+        pipe = self.redis.pipeline(transaction=False)
+        self._queue_receipts(pipe, ctx, r.accepted)       # before the states: a receipt may come at once
         if ctx.via.guarded and (ctx.circuit[0] or ctx.circuit[1]):
             self.guard.queue_record(pipe, ctx.via.adapter, *ctx.circuit, probe=ctx.permit is Permit.PROBE)
-        self._queue_counts(pipe, ctx, r)
-        replies = await pipe.execute()
-        want = [len(r.accepted), len(r.over), len(r.expired), len(r.queued)]
-        if [len(x) // 2 for x in replies[:4]] != want:
+        at = len(pipe.command_stack)
+        groups = (r.accepted, r.over, r.expired, r.queued)
+        self.scripts.queue_record(pipe, keys.delivery_state(ctx.shard, ctx.rec.id), groups,
+                                  [keys.counters(ctx.rec.id), keys.TOTALS, keys.latency(ctx.rec.id),
+                                   keys.LATENCY_TOTALS], self._counters(ctx, r))
+        self.history.queue_by_reason(pipe, ctx.shard, ctx.rec.id, ctx.via.name, r.over_by_reason)
+        moved = (await pipe.execute())[at]
+        want = [len(g) for g in groups]
+        if list(moved) != want:
             log.error("alert %s shard %s: recorded %s but moved %s; its lease was lost mid-batch",
-                      ctx.rec.id, ctx.shard, want, [len(x) // 2 for x in replies[:4]])
+                      ctx.rec.id, ctx.shard, want, list(moved))
         self._report(ctx, r)
         if r.gone:
             await self.subscribers.remove_endpoints(ctx.shard, r.gone, ctx.via.name)
@@ -339,17 +326,20 @@ class SendPath:
         if rec.alert.severity() in SEVERE:
             pipe.zadd(keys.RECEIPT_CHECKS, {f"{rec.id}:{ctx.shard}:{v.id}": self.clock() + v.adapter.receipt_timeout_s})
 
-    def _queue_counts(self, pipe, ctx: BatchContext, r: Routing) -> None:
-        alert_id, name = ctx.rec.id, ctx.via.name
-        latency_ms = (self.clock() - ctx.rec.accepted_at) * 1000
-        count(pipe, alert_id, name, State.TARGETED, len(ctx.offs) - len(r.queued))
-        count(pipe, alert_id, name, State.SENT, len(r.accepted), latency_ms)
-        count(pipe, alert_id, name, State.FAILOVER, len(r.over))
-        count(pipe, alert_id, name, State.QUEUED, len(r.queued))
-        count(pipe, alert_id, "all", State.EXPIRED, len(r.expired))
-        for k, n in r.reasons.items():
-            pipe.hincrby(keys.counters(alert_id), k, n)
-        self.history.queue_by_reason(pipe, ctx.shard, alert_id, name, r.over_by_reason)
+    def _counters(self, ctx: BatchContext, r: Routing) -> list[tuple]:
+        """The record's counters (``batch_scripts.RECORD``), each by how many moved: per channel targeted
+        (everyone not put off), sent (with its latency), failover, queued; expired over all channels;
+        the failure reasons."""
+        name = ctx.via.name
+        f = latency.field(name, State.SENT.label, (self.clock() - ctx.rec.accepted_at) * 1000)
+        out: list[tuple] = []
+        for bits, channel, state in ((SENT | OVER | EXPIRED, name, State.TARGETED), (SENT, name, State.SENT),
+                                     (OVER, name, State.FAILOVER), (QUEUED, name, State.QUEUED),
+                                     (EXPIRED, "all", State.EXPIRED)):
+            out += [(bits, 0, f"{channel}:{state.label}"), (bits, 1, f"{channel}:{state.label}")]
+        out += [(SENT, 2, f), (SENT, 3, f)]
+        out += [(0, 0, k, n) for k, n in r.reasons.items()]
+        return out
 
     @staticmethod
     def _report(ctx: BatchContext, r: Routing) -> None:

@@ -15,6 +15,7 @@ from dispatcher.settings import Settings
 from dispatcher.store import open_store
 from tests.dispatcher.conftest import open_api
 from tests.factories import cap_json
+from tests.waiting import until
 
 
 def _port() -> int:
@@ -85,12 +86,13 @@ async def test_the_whole_flow_runs_through_the_sentinels_master_and_survives_a_f
         assert _wait(lambda: sentinel.sentinel_master("warncast")["port"] == sentinel_setup["replica"], 20)
         assert _wait(lambda: redis.Redis(port=sentinel_setup["replica"]).info("replication")["role"] == "master", 20)
         assert _wait(lambda: direct.info("replication")["role"] == "slave", 20)   # the old master follows
-        for _ in range(50):                                            # clients find the new master
-            status, second = await api.publish(cap_json(codes=["110105"]))
-            if status == 202:
-                break
-            time.sleep(0.2)
-        assert status == 202, second
+        answers = []
+
+        async def published() -> bool:                                 # clients find the new master
+            answers.append(await api.publish(cap_json(codes=["110105"])))
+            return answers[-1][0] == 202
+        await until(published, timeout_s=10, every_s=0.2, what="a publish taken by the new master")
+        second = answers[-1][1]
         await api.drain()
         _, inbox = await api.call("GET", "/api/v1/inbox", sub["token"])
         assert [a["alert_id"] for a in inbox["alerts"]] == [second["id"], first["id"]]

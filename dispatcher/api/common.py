@@ -8,6 +8,7 @@ import re
 
 import orjson
 from aiohttp import web
+from redis.exceptions import ConnectionError as StoreDown, TimeoutError as StoreSlow
 
 from .. import authlimit
 from ..auth import Caller, unauthorized
@@ -21,6 +22,8 @@ def json_response(data, status: int = 200, headers=None) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
+#: Retry-After (s) of a 503 answered while Redis is unreachable.
+STORE_RETRY_AFTER_S = 5
 #: An error answer lists this many errors at most; ``errors_omitted`` counts the rest.
 MAX_ERRORS = 50
 
@@ -43,6 +46,12 @@ async def errors_middleware(request: web.Request, handler):
                              headers={"Retry-After": str(exc.retry_after_s)})
     except WarncastError as exc:
         return json_response(error_body(exc.message, exc.errors), status=exc.status)
+    except (StoreDown, StoreSlow) as exc:
+        # The store is unreachable for now: a caller that retries (an SMS gateway re-posting its
+        # reports, a client) comes back later; nothing was taken.
+        log.warning("store unreachable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+        return json_response(error_body("the store is unreachable; try again shortly"), status=503,
+                             headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
     except web.HTTPRequestEntityTooLarge:
         return json_response(error_body("request body too large", [{"path": "body", "message": "over the limit"}]),
                              status=413)

@@ -81,6 +81,8 @@ class SmppSimulator:
         self.port = 0
         self.binds = 0
         self.bind_failures = 0
+        #: Connections closed at once because the SMSC is ``down``.
+        self.refused = 0
         self.submits = 0
         self.outstanding = 0
         #: Most submit_sm received and not yet answered at one time.
@@ -155,6 +157,7 @@ class SmppSimulator:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.faults.down:
+            self.refused += 1
             writer.close()
             return
         sess = _Session(reader, writer)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from channels.sms import DEV_API_KEY, sign_reports
@@ -30,9 +30,11 @@ REPORT_BATCH = 500
 
 @dataclass
 class _PendingReport:
+    """Reports due at one time to one callback URL (a whole batch when their delays are the same)."""
+
     due: float
     callback_url: str
-    report: dict[str, Any]
+    reports: list[dict[str, Any]]
 
 
 class SmsGatewaySimulator:
@@ -121,7 +123,7 @@ class SmsGatewaySimulator:
             status = int(error)
             headers = {"Retry-After": str(int(f.retry_after_s))} if status in (429, 503) else {}
             return web.json_response({"error": f"HTTP_{status}"}, status=status, headers=headers)
-        results = []
+        results, accepted = [], []
         for number in numbers:
             if not number.startswith("+") or not number[1:].isdigit() or f.unregistered(number):
                 results.append({"to": number, "status": "rejected", "error": "INVALID_NUMBER"})
@@ -129,15 +131,16 @@ class SmsGatewaySimulator:
             message_id = f"sms-{next(self._ids):010d}"
             self.ledger.record(message_id, number, reference)
             results.append({"to": number, "status": "accepted", "message_id": message_id})
-            if callback_url:
-                self._schedule_report(callback_url, message_id)
+            accepted.append(message_id)
+        if callback_url and accepted:
+            self._schedule_reports(callback_url, accepted)
         if f.chance(f.accept_then_stall_rate):
             await asyncio.sleep(f.stall_s)
-        return web.json_response({"results": results})
+        return web.Response(body=orjson.dumps({"results": results}), content_type="application/json")
 
     async def _read(self, request: web.Request) -> tuple[list[str], str, str, str]:
         if request.content_type == "application/json":
-            doc = await request.json()
+            doc = orjson.loads(await request.read())
             numbers = [str(n) for n in doc["to"]]
         else:
             doc = dict(await request.post())
@@ -159,17 +162,25 @@ class SmsGatewaySimulator:
 
     # --- delivery reports ----------------------------------------------------------------------
 
-    def _schedule_report(self, callback_url: str, message_id: str) -> None:
+    def _schedule_reports(self, callback_url: str, message_ids: list[str]) -> None:
+        """A report for each accepted message, due after the receipt delay (one pending entry for the
+        batch when the delay is fixed and no report is failed, duplicated or reordered)."""
         f = self.faults
         lo, hi = f.receipt_delay_s
-        due = time.monotonic() + (lo if hi <= lo else f.rng.uniform(lo, hi))
-        if f.chance(f.receipt_failed_rate):
-            report = {"message_id": message_id, "status": "UNDELIVERABLE", "error_code": "DEST_UNREACHABLE"}
+        now = time.monotonic()
+        if hi <= lo and f.receipt_failed_rate <= 0 and f.receipt_duplicate_rate <= 0 and not f.receipt_out_of_order:
+            reports = [{"message_id": m, "status": "DELIVERED", "error_code": ""} for m in message_ids]
+            self._pending.append(_PendingReport(now + lo, callback_url, reports))
         else:
-            report = {"message_id": message_id, "status": "DELIVERED", "error_code": ""}
-        copies = 2 if f.chance(f.receipt_duplicate_rate) else 1
-        for _ in range(copies):
-            self._pending.append(_PendingReport(due, callback_url, dict(report)))
+            for message_id in message_ids:
+                due = now + (lo if hi <= lo else f.rng.uniform(lo, hi))
+                if f.chance(f.receipt_failed_rate):
+                    report = {"message_id": message_id, "status": "UNDELIVERABLE", "error_code": "DEST_UNREACHABLE"}
+                else:
+                    report = {"message_id": message_id, "status": "DELIVERED", "error_code": ""}
+                copies = 2 if f.chance(f.receipt_duplicate_rate) else 1
+                for _ in range(copies):
+                    self._pending.append(_PendingReport(due, callback_url, [dict(report)]))
         self._idle.clear()
         self._wake.set()
 
@@ -193,14 +204,14 @@ class SmsGatewaySimulator:
                     due.reverse()
             by_url: dict[str, list[dict[str, Any]]] = {}
             for p in due:
-                by_url.setdefault(p.callback_url, []).append(p.report)
+                by_url.setdefault(p.callback_url, []).extend(p.reports)
             for url, reports in by_url.items():
                 for k in range(0, len(reports), REPORT_BATCH):
                     await self._post_reports(url, reports[k:k + REPORT_BATCH])
 
     async def _post_reports(self, url: str, reports: list[dict[str, Any]]) -> None:
         done_at = int(time.time())
-        body = json.dumps({"reports": [{**r, "done_at": done_at} for r in reports]}).encode()
+        body = orjson.dumps({"reports": [{**r, "done_at": done_at} for r in reports]})
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "X-Timestamp": timestamp,
                    "X-Signature": sign_reports(self.callback_secret, timestamp, body)}

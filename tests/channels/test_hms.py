@@ -1,7 +1,6 @@
 """HmsChannel against the HMS simulator on loopback."""
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -113,12 +112,15 @@ async def test_expired_token_is_refreshed_and_the_request_retried(sim, channel):
 async def test_token_is_cached_until_a_minute_before_expiry():
     sim = await HmsSimulator(token_ttl_s=61).start()  # cached for 1 s
     ch = HmsChannel(HmsSettings(url=sim.url, request_timeout_s=2))
+    now = [1_000.0]
+    ch._bearer.clock = lambda: now[0]
     await ch.open()
     try:
         await ch.send(make_notice(), tokens(1))
+        now[0] += 0.9
         await ch.send(make_notice(), tokens(1))
         assert sim.tokens_issued == 1
-        await asyncio.sleep(1.1)
+        now[0] += 0.2                                  # past the minute before expiry
         results = await ch.send(make_notice(), tokens(1))
         assert results[0].ok
         assert sim.tokens_issued == 2

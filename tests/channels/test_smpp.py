@@ -16,6 +16,7 @@ from channels.smpp_pdu import (
 from channels.sms_text import segments
 from loadtest.simulators.base import Faults
 from loadtest.simulators.smpp import SmppSimulator
+from tests.waiting import until
 
 ZH = "【北京市预警信息发布中心】暴雨橙色预警，朝阳区，请减少外出。"
 
@@ -61,8 +62,8 @@ class Harness:
 async def test_bind_and_unbind(sim):
     async with Harness(sim) as ch:
         assert ch.bound and sim.binds == 1 and sim.sessions == 1
-    await asyncio.sleep(0.05)
-    assert sim.sessions == 0 and not ch.bound
+    await until(lambda: sim.sessions == 0, what="the SMSC seeing the session end")
+    assert not ch.bound
 
 
 async def test_wrong_password_is_permanent_auth(sim):
@@ -223,7 +224,7 @@ async def test_receipts_ahead_of_their_submit_responses_still_fold(sim):
     async with Harness(sim) as ch:
         results = await ch.send(notice("暴雨。" * 50), numbers(5))     # 3 parts each
         await sim.drain_receipts()
-        await asyncio.sleep(0.05)
+        await until(lambda: len(ch.receipts) >= 5, what="every message's receipt")
     assert all(r.ok for r in results) and sim.receipts_sent == 15
     assert sorted(r.provider_id for r in ch.receipts) == sorted(r.provider_id for r in results)
 
@@ -240,7 +241,7 @@ async def test_async_receipt_callback(sim):
     try:
         results = await ch.send(notice(), numbers(2))
         await sim.drain_receipts()
-        await asyncio.sleep(0.05)
+        await until(lambda: len(got) >= 2, what="both receipts through the callback")
     finally:
         await ch.close()
     assert {r.provider_id for r in got} == {r.provider_id for r in results}
@@ -250,10 +251,7 @@ async def test_reconnects_after_the_smsc_drops_the_connection(sim):
     async with Harness(sim) as ch:
         assert (await ch.send(notice(), numbers(2)))[0].ok
         await sim.drop_connections()
-        for _ in range(100):
-            if ch.binds == 2 and ch.bound:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: ch.binds == 2 and ch.bound, what="a second bind")
         results = await ch.send(notice(), numbers(2, start=10))
         assert all(r.ok for r in results)
         assert ch.binds == 2 and sim.binds == 2
@@ -283,8 +281,7 @@ async def test_receipts_held_while_disconnected_arrive_after_reconnect(sim):
 
 async def test_enquire_link_both_ways(sim):
     async with Harness(sim, enquire_link_s=0.05) as ch:
-        await asyncio.sleep(0.3)
-        assert sim.enquire_links_received >= 3           # ours, on the timer
+        await until(lambda: sim.enquire_links_received >= 3, what="three enquire_links on the timer")
         assert await sim.enquire_link() == 1             # the SMSC's, answered
         assert ch.bound
 
@@ -292,16 +289,14 @@ async def test_enquire_link_both_ways(sim):
 async def test_unanswered_enquire_link_forces_a_reconnect(sim):
     async with Harness(sim, enquire_link_s=0.05, response_timeout_s=0.2) as ch:
         sim.answer_enquire_link = False
-        for _ in range(200):
-            if ch.binds >= 2 and ch.bound:
-                break
-            await asyncio.sleep(0.02)
-        assert ch.binds >= 2 and sim.binds >= 2        # the hung session was dropped and a new one bound
+        await until(lambda: ch.binds >= 2 and ch.bound, what="a new bind after the hung session")
+        assert sim.binds >= 2                          # the hung session was dropped and a new one bound
         sim.answer_enquire_link = True
-        await asyncio.sleep(0.5)
-        binds = ch.binds
-        await asyncio.sleep(0.4)
-        assert ch.binds == binds and ch.bound          # healthy again: no more reconnects
+        await until(lambda: ch.bound, what="a bound session")
+        binds, seen = ch.binds, sim.enquire_links_received
+        # healthy again: a dozen enquire_links (several response timeouts' worth) answered, no reconnect
+        await until(lambda: sim.enquire_links_received >= seen + 12, what="a dozen answered enquire_links")
+        assert ch.binds == binds and ch.bound
 
 
 async def test_reconnect_waits_while_the_smsc_is_down(sim):
@@ -309,14 +304,11 @@ async def test_reconnect_waits_while_the_smsc_is_down(sim):
         assert ch.binds == 1
         sim.faults.down = True            # new connections refused from now on
         await sim.drop_connections()
-        await asyncio.sleep(0.1)
-        assert not ch.bound
+        await until(lambda: sim.refused >= 2, what="two reconnects refused while the SMSC is down")
+        assert not ch.bound and ch.binds == 1
         sim.faults.down = False
-        for _ in range(100):
-            if ch.bound:
-                break
-            await asyncio.sleep(0.05)
-        assert ch.bound and ch.binds == 2
+        await until(lambda: ch.bound, what="a bind once the SMSC is back")
+        assert ch.binds == 2
 
 
 async def test_send_without_a_server_retries_connection():

@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from dispatcher.circuit import Circuits, CircuitState, Permit
+from tests.waiting import server_time, until
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 ALLOWED, DENIED, PROBE, WAIT = Permit.ALLOWED, Permit.DENIED, Permit.PROBE, Permit.WAIT
@@ -105,8 +106,9 @@ async def test_exactly_one_probe_across_workers(store, redis_aio):
     workers = [Circuits(c, open_s=1.0) for c in clients]     # room for a busy machine between the calls
     try:
         assert await workers[0].record("apns", 0, 25) is OPEN
+        opened = await server_time(redis_aio)           # at or after the moment it opened
         assert not any(await asyncio.gather(*(w.allow("apns") for w in workers for _ in range(10))))
-        await asyncio.sleep(1.1)
+        await _server_clock_past(redis_aio, opened + 1.0)
         granted = await asyncio.gather(*(w.allow("apns") for w in workers for _ in range(10)))
         assert sum(granted) == 1
         assert await workers[1].state("apns") is HALF_OPEN
@@ -120,11 +122,13 @@ async def test_exactly_one_probe_across_workers(store, redis_aio):
 async def test_probe_failure_reopens_for_open_s_on_server_clock(redis_aio):
     circuits = Circuits(redis_aio, failure_threshold=5, open_s=0.2)
     await circuits.record("webpush", 0, 5)
-    await asyncio.sleep(0.25)
+    opened = await server_time(redis_aio)
+    await _server_clock_past(redis_aio, opened + 0.2)
     assert await circuits.permit("webpush") is PROBE
     assert await circuits.record("webpush", 0, 1, probe=True) is OPEN
+    reopened = await server_time(redis_aio)
     assert await circuits.permit("webpush") is DENIED
-    await asyncio.sleep(0.25)
+    await _server_clock_past(redis_aio, reopened + 0.2)
     assert await circuits.permit("webpush") is PROBE
 
 
@@ -184,3 +188,10 @@ def test_rejects_impossible_settings(redis_sync, kwargs):
 async def test_rejects_negative_counts(redis_aio):
     with pytest.raises(ValueError):
         await Circuits(redis_aio).record("hms", -1, 0)
+
+
+async def _server_clock_past(redis, t: float) -> None:
+    """Wait until Redis's clock (the one the circuit counts open_s on) is past ``t``."""
+    async def past() -> bool:
+        return await server_time(redis) > t + 0.01
+    await until(past, what="Redis's clock passing the open time")
