@@ -125,10 +125,12 @@ def worker(processes: int, burst: bool) -> None:
               help="Simulated phones that hold the in-app stream open and acknowledge.")
 @click.option("--polygon", is_flag=True, help="Also publish the sample polygon-and-circle warning.")
 @click.option("--shelters", is_flag=True, help="Also import the synthetic shelters and publish a Shelter warning.")
-def demo(n: int, devices: int, polygon: bool, shelters: bool) -> None:
+@click.option("--sensors", is_flag=True,
+              help="Also raise carbon-monoxide alarms in three synthetic homes, with one escalation.")
+def demo(n: int, devices: int, polygon: bool, shelters: bool, sensors: bool) -> None:
     """Embedded Redis, API, N synthetic subscribers over Beijing, the sample red warning, a report."""
     from .demo import run_demo
-    sys.exit(_run(run_demo(n, devices, polygon, shelters=shelters)))
+    sys.exit(_run(run_demo(n, devices, polygon, shelters=shelters, sensors=sensors)))
 
 
 @main.group()
@@ -321,6 +323,10 @@ _register_alert_commands(main)
 
 from .shelters_cli import shelters as _shelters  # noqa: E402
 main.add_command(_shelters)
+from .cli_households import devices as _devices, groups as _groups, households as _households  # noqa: E402
+main.add_command(_households)
+main.add_command(_groups)
+main.add_command(_devices)
 from .follow_cli import follow_command  # noqa: E402  (registered on the group below)
 from .validate_cli import validate_command  # noqa: E402
 main.add_command(validate_command)

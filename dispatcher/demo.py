@@ -81,13 +81,20 @@ class Device:
                     event = {}
 
 
+def _sensor_settings() -> dict:
+    """The demo's IoT platform key and a quick escalation poll (the demo's delays are seconds)."""
+    from .demo_sensors import KEY, PLATFORM
+    return {"sensor_keys": ((PLATFORM, KEY),), "escalation_poll_s": 0.2}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *, shelters: bool = False) -> int:
+async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *, shelters: bool = False,
+                   sensors: bool = False) -> int:
     started = time.perf_counter()
     sims = await SimulatorSet(("hms", "sms")).start({"hms": 0, "sms": 0})
     port = free_port()
@@ -95,7 +102,8 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *
     os.environ["WARNCAST_SMS_CALLBACK_URL"] = f"http://127.0.0.1:{port}/callbacks/sms"
     # The simulators take whatever they are sent; a real deployment sets its providers' quotas.
     settings = dataclasses.replace(Settings.from_env(), channels=("hms", "sms"), sms_transport="http",
-                                   rate_limits=(("hms", 1_000_000), ("sms", 1_000_000)))
+                                   rate_limits=(("hms", 1_000_000), ("sms", 1_000_000)),
+                                   **(_sensor_settings() if sensors else {}))
     store = start_embedded(settings.data_dir / "demo")
     admin = store.sync()
     admin.flushall()
@@ -183,6 +191,9 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *
             from . import demo_shelters
             ok = await demo_shelters.run(session, url, issuer_key, operator_key, redis, settings,
                                          await subs.shard_count()) and ok
+        if sensors:
+            from . import demo_sensors
+            ok = await demo_sensors.run(session, url, operator_key, Device) and ok
         return 0 if ok else 1
     finally:
         for t in tasks:

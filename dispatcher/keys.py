@@ -219,3 +219,39 @@ def follow_state(url: str) -> str:
 def follow_seen(url: str) -> str:
     """set of entry links already handled (dispatched, skipped or refused): nothing twice, even after a restart."""
     return f"{PREFIX}:follow:{_feed_id(url)}:seen"
+
+
+# -- households, devices, sensors, groups (Private and Restricted alerts) ---
+HOUSEHOLD_SEQ = f"{PREFIX}:household:seq"       #: INCR → next household id
+HOUSEHOLDS = f"{PREFIX}:households"             #: hash household id → JSON record (see dispatcher.households)
+HOUSEHOLD_EXTERNAL = f"{PREFIX}:households:ext"  #: hash external id → household id (repeatable imports)
+DEVICES = f"{PREFIX}:devices"                   #: hash device id → JSON record (see dispatcher.devices)
+GROUPS = f"{PREFIX}:groups"                     #: set of group names (Restricted alerts' ``restriction``)
+ESCALATIONS = f"{PREFIX}:escalations"           #: zset household alarm (root alert id) → when its next step is due
+PRIVATE_PENDING = f"{PREFIX}:private:pending"   #: zset Private alert id → accepted time, until it was delivered
+
+
+def group(name: str) -> str:
+    """set of the subscriber ids in one operator-managed group."""
+    return f"{PREFIX}:group:{name}"
+
+
+def incident(device_id: str) -> str:
+    """hash: level, alert (root alert id), last (latest alert id), value: a device's open incident."""
+    return f"{PREFIX}:incident:{device_id}"
+
+
+def escalation(alert_id: int) -> str:
+    """hash: household, step, last (latest alert id), due, done: the escalation of one household alarm."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:escalation"
+
+
+def addressed(alert_id: int) -> str:
+    """hash subscriber id → delivery state (one byte value) and "<id>:ch" → channels sent on, for a
+    Private alert (its audience is a handful of addressees, not a shard)."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:addressed"
+
+
+def sensor_batch(platform: str, batch_id: str) -> str:
+    """Set while a signed sensor batch id is inside the replay window (a second one is a replay)."""
+    return f"{PREFIX}:sensorbatch:{platform}:{batch_id}"

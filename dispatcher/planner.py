@@ -18,9 +18,17 @@ from .alerts import AlertRecord, Lifecycle, fans_out
 from .delivery import State, count
 from .forwarding import forward_to_webhooks
 from .lifecycle import amendment
+from .groups import group_of
 from .targeting import Target, resolve_shard, target_for
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
+
+
+async def restricted_group(redis, rec: AlertRecord) -> np.ndarray:
+    """The subscribers of the group a Restricted alert's ``restriction`` names (none if it names none)."""
+    name = group_of(rec.alert.restriction)
+    members = await redis.smembers(keys.group(name)) if name else set()
+    return np.array(sorted(int(m) for m in members), dtype=np.int64)
 
 
 class Planning:
@@ -38,16 +46,22 @@ class Planning:
         rec = await self.alerts.get(alert_id)
         if rec.lifecycle is not Lifecycle.SENDING or not fans_out(rec.alert):
             return 0
+        if rec.alert.scope == "Private":         # its addressees only: dispatcher.private_delivery
+            await self.redis.srem(keys.FANOUT_PENDING, alert_id)
+            return 0
         await self.redis.sadd(keys.FANOUT_PENDING, alert_id)
         await self._amend(rec)
         target = await asyncio.to_thread(self.target, rec)     # CPU: thousands of geocodes, polygons
+        if rec.alert.scope == "Restricted":
+            target.only = await restricted_group(self.redis, rec)
         nshards = await self.subscribers.shard_count()
         webhook = (asyncio.ensure_future(forward_to_webhooks(self.redis, self.channels["webhook"], self.renderer, rec,
                                                              self.settings.webhook_language))
-                   if "webhook" in self.channels else None)
+                   if "webhook" in self.channels and rec.alert.scope == "Public" else None)
         total = 0
         for shard in range(nshards):        # shard by shard: the first job starts after the first shard
-            total += await self._plan_shard(rec, target, shard)
+            if not target.skips(shard, self.size):
+                total += await self._plan_shard(rec, target, shard)
         await self.redis.hset(keys.alert(alert_id), mapping={"planned": 1})
         if webhook:
             await webhook

@@ -36,6 +36,18 @@ def _follows(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _secrets(value: str) -> tuple[tuple[str, str], ...]:
+    """"platform=key,other=key2" → (("platform", "key"), …); the key is never echoed in an error."""
+    out = []
+    for item in _list(value):
+        name, sep, key = item.partition("=")
+        if not sep or not name.strip() or len(key.strip()) < 16:
+            raise ValueError(f"WARNCAST_SENSOR_KEYS: expected platform=key (a key of 16+ characters) "
+                             f"for {name.strip() or 'an entry'}")
+        out.append((name.strip(), key.strip()))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Redis to use; empty means start the embedded one under ``data_dir``.
@@ -125,6 +137,19 @@ class Settings:
     live_recent_alerts: int = 8
     live_streams: int = 100
 
+    #: IoT platforms allowed to post sensor events, each with its HMAC-SHA256 key: "platform=key,…".
+    sensor_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: A signed sensor batch is refused when its timestamp is further than this from now (s); its
+    #: batch id is remembered this long, so a replay inside the window is refused too.
+    sensor_window_s: int = 300
+    #: Most events one sensor batch may carry.
+    sensor_batch_max: int = 1_000
+    #: The organisation and CAP sender sensor alarms are issued as.
+    sensor_org: str = "sensors"
+    sensor_sender: str = "sensors@warncast"
+    #: How often the serve process looks for due escalations and undelivered Private alerts (s).
+    escalation_poll_s: float = 1.0
+
     @classmethod
     def from_env(cls) -> "Settings":
         """Build settings from WARNCAST_* variables (and REDIS_URL)."""
@@ -176,6 +201,12 @@ class Settings:
             signing_cert_file=_env("WARNCAST_SIGNING_CERT_FILE", ""),
             follow=_follows(_env("WARNCAST_FOLLOW", "")),
             follow_interval_s=float(_env("WARNCAST_FOLLOW_INTERVAL_S", "30")),
+            sensor_keys=_secrets(_env("WARNCAST_SENSOR_KEYS", "")),
+            sensor_window_s=int(_env("WARNCAST_SENSOR_WINDOW_S", "300")),
+            sensor_batch_max=int(_env("WARNCAST_SENSOR_BATCH_MAX", "1000")),
+            sensor_org=_env("WARNCAST_SENSOR_ORG", "sensors"),
+            sensor_sender=_env("WARNCAST_SENSOR_SENDER", "sensors@warncast"),
+            escalation_poll_s=float(_env("WARNCAST_ESCALATION_POLL_S", "1")),
         )
 
     def public_base(self) -> str:

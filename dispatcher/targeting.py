@@ -42,10 +42,28 @@ class Target:
     #: Where earlier recipients may be reached (the issuer's scopes): code ranges and boxes; None = anywhere.
     reach_ranges: np.ndarray | None = None
     reach_geo: geo_targeting.GeoPlan | None = None
+    #: A Restricted alert's group (sorted subscriber ids): only they are reached; None = no restriction.
+    only: np.ndarray | None = None
 
     @property
     def has_area(self) -> bool:
         return len(self.ranges) > 0 or self.geo is not None
+
+    def only_in(self, shard: int, size: int) -> np.ndarray | None:
+        """The restriction as a mask over one shard's offsets (None when unrestricted)."""
+        if self.only is None:
+            return None
+        lo, hi = np.searchsorted(self.only, [shard * size, (shard + 1) * size])
+        mask = np.zeros(size, dtype=bool)
+        mask[self.only[lo:hi] - shard * size] = True
+        return mask
+
+    def skips(self, shard: int, size: int) -> bool:
+        """Whether a restricted alert has nobody in this shard (its planning passes it by)."""
+        if self.only is None:
+            return False
+        lo, hi = np.searchsorted(self.only, [shard * size, (shard + 1) * size])
+        return lo == hi and not self.reached_from
 
 
 def target_for(rec: AlertRecord) -> Target:
@@ -126,12 +144,15 @@ async def resolve_shard_columns(redis, shard: int, target: Target, size: int, no
     raw = await pipe.execute()
     geo = await geo_task if geo_task is not None else None
     reach_geo = await reach_task if reach_task is not None else None
-    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time(), names)
+    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time(), names,
+                                   target.only_in(shard, size))
 
 
 def match_shard(target: Target, size: int, raw: list, geo: np.ndarray | None, reach_geo: np.ndarray | None,
-                now: float, names: list | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The audience of one shard from its columns (CPU only: numpy, no I/O), and the columns by name."""
+                now: float, names: list | None = None,
+                only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The audience of one shard from its columns (CPU only: numpy, no I/O), and the columns by name.
+    ``only`` (a mask) restricts it to a Restricted alert's group: within its area, or anywhere without one."""
     names = names or MATCH_COLUMNS
     cols = {col.name: C.decode(col, r, size) for col, r in zip(names, raw)}
     flags = cols["flags"]
@@ -140,6 +161,8 @@ def match_shard(target: Target, size: int, raw: list, geo: np.ndarray | None, re
     in_area = _in_ranges(cols, target.ranges, size)
     if geo is not None:
         in_area[geo] = True
+    if only is not None:
+        in_area = (in_area if target.has_area else np.ones(size, dtype=bool)) & only
     in_area &= exists
     if target.cohort_flag:
         in_area &= (flags & target.cohort_flag) != 0

@@ -15,6 +15,7 @@ from ..fanout import Engine
 from ..guard import RedisGuard
 from ..metrics import http_metrics_middleware
 from ..pool import LocalPool
+from ..private_delivery import PrivateDelivery
 from ..receipts import ReceiptSink
 from ..settings import Settings
 from ..via import provider_rate_limits
@@ -22,7 +23,7 @@ from ..store import Store
 from . import context as ctx
 from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
-from . import shelters_api
+from . import households_api, sensors_api, shelters_api
 from ..web import console_drill, console_live
 from ..web import vendor as web_vendor
 from ..web import views as web_views
@@ -66,6 +67,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             reaper = asyncio.ensure_future(_reap_forever(engine))
         app[ctx.REDIS], app[ctx.ENGINE], app[ctx.POOL], app[ctx.RECEIPTS] = redis, engine, pool, sink
         app[ctx.KEYS] = KeyStore(redis, settings.admin_key)
+        app[ctx.PRIVATE] = PrivateDelivery(engine)
         await audit.approval_rule(redis, settings.approval_severities)
         app[ctx.HUB] = inbox.StreamHub(redis)
         await app[ctx.HUB].start()
@@ -73,6 +75,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
             await pool.start()
         yield
         await app[ctx.HUB].stop()
+        await app[ctx.PRIVATE].close()
         if pool:
             await pool.stop()
         else:
@@ -94,6 +97,8 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     keys_api.setup(app)
     audit_api.setup(app)
     shelters_api.setup(app)
+    households_api.setup(app)
+    sensors_api.setup(app)
     web_views.setup(app)
     web_vendor.setup(app)
     console_live.setup(app)

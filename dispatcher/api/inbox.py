@@ -105,12 +105,17 @@ async def _reached(request: web.Request, sid: int, sub, after_id: int = 0) -> li
     ids = await engine.alerts.recent_ids(since)
     shard, off = engine.subscribers.locate(sid)
     pipe = engine.redis.pipeline(transaction=False)
-    for a in ids:
-        pipe.getrange(keys.delivery_state(shard, a), off, off)
     records = [await engine.alerts.get(a) for a in ids]
+    for rec in records:
+        if rec.alert.scope == "Private":      # state of its addressees (dispatcher.private_delivery)
+            pipe.hget(keys.addressed(rec.id), sid)
+        else:
+            pipe.getrange(keys.delivery_state(shard, rec.id), off, off)
     after = inbox_items.successors(records)
     items = []
     for rec, raw in zip(records, await pipe.execute()):
+        if rec.alert.scope == "Private":
+            raw = bytes([int(raw)]) if raw else b""
         if raw and raw[0] in REACHED and rec.id > after_id:
             items.append(await inbox_items.item(engine, request.app[SHELTERS], rec, sub, _language(sub), raw[0], after))
     return items
@@ -194,6 +199,10 @@ async def receipts(request: web.Request) -> web.Response:
             out.append({"alert_id": it["alert_id"], "error": "unknown alert"})
             continue
         new = ACKS[it["status"]]
+        if rec.alert.scope == "Private":
+            state, changed = await request.app[ctx.PRIVATE].acknowledge(rec, sid, new)
+            out.append({"alert_id": rec.id, "state": State(state).label, "changed": changed})
+            continue
         moved = await engine.transitions.apply(engine.redis, shard, rec.id, new, np.array([off]))
         pipe = engine.redis.pipeline(transaction=False)
         pipe.getrange(keys.delivery_state(shard, rec.id), off, off)

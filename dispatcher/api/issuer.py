@@ -11,13 +11,14 @@ from aiohttp import web
 
 from subscribers.columns import CHANNEL_NAMES
 
-from .. import audit, cap, intake, keys, signatures
+from .. import audit, cap, escalation, intake, keys, signatures
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..apikeys import KeyFieldError, check_fields
 from ..audit import Action
 from ..auth import Caller, authorize_alert, authorize_sender, may_amend, require_amend, same_issuer
 from ..delivery import State, states
 from ..errors import BadRequest, Conflict, Forbidden, Rejected
+from ..private_delivery import deliveries as private_deliveries
 from ..stats import alert_stats
 from ..stream_slots import StreamSlot
 from ..stream_slots import identity as stream_identity
@@ -70,10 +71,11 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert,
     return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
 
 
-async def admit(app: web.Application, who: Caller, alert: cap.Alert,
-                origin: str) -> tuple[AlertRecord, bool, list[cap.FieldError]]:
-    """Authorise, store and start fanning out an alert (the API and followed feeds):
-    (record, created, warnings about its references)."""
+async def admit(app: web.Application, who: Caller, alert: cap.Alert, origin: str, *,
+                never_hold: bool = False) -> tuple[AlertRecord, bool, list[cap.FieldError]]:
+    """Authorise, store and start fanning out an alert (the API, followed feeds, sensor alarms):
+    (record, created, warnings about its references). ``never_hold``: a machine alarm to a household,
+    which no approver stands between."""
     engine = app[ctx.ENGINE]
     if who.role != "operator" or alert.msg_type != "Cancel":      # an operator may only stop warnings
         authorize_alert(who, alert)
@@ -82,7 +84,7 @@ async def admit(app: web.Application, who: Caller, alert: cap.Alert,
     amends = await _amendable(engine, who, alert)
     # Stopping a warning is never held for approval; only new or widening messages wait.
     hold = (alert.severity() in app[ctx.SETTINGS].approval_severities and alert.status == "Actual"
-            and alert.msg_type != "Cancel")
+            and alert.msg_type != "Cancel" and not never_hold)
     rec, created = await engine.alerts.accept(alert, who.name, hold=hold, org=who.org, key_id=who.key_id,
                                               amends=amends, scopes=who.scopes)
     if created:
@@ -116,6 +118,9 @@ async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
     if rec.lifecycle is not Lifecycle.SENDING:
         return
     await engine.lifecycle.amend_referenced(rec, by)
+    if rec.alert.scope == "Private":            # its addressees only, never an area's audience
+        await queue_private(app, rec)
+        return
     if pool is not None:
         pool.plan(rec.id, rec.lane)
     else:
@@ -125,6 +130,16 @@ async def start_fanout(app: web.Application, rec: AlertRecord, by: str) -> None:
 
 
 _PLANS: set[asyncio.Task] = set()
+
+
+async def queue_private(app: web.Application, rec: AlertRecord) -> None:
+    """Hand a Private alert to its delivery; it stays pending (and is delivered again after a
+    restart) until delivered."""
+    pipe = app[ctx.REDIS].pipeline(transaction=False)
+    pipe.srem(keys.FANOUT_PENDING, rec.id)
+    pipe.zadd(keys.PRIVATE_PENDING, {rec.id: rec.accepted_at}, nx=True)
+    await pipe.execute()
+    app[ctx.PRIVATE].start(rec)
 
 
 async def list_alerts(request: web.Request) -> web.Response:
@@ -140,9 +155,10 @@ async def get_alert(request: web.Request) -> web.Response:
     who = await caller(request)
     rec = await _visible(request, who, path_id(request))
     redis = request.app[ctx.REDIS]
-    planned = await redis.hget(keys.alert(rec.id), "planned") is not None
-    return json_response({**rec.summary(), "planned": planned, "stats": await alert_stats(redis, rec.id),
-                          "cap": cap.to_dict(rec.alert)})
+    planned, root = await redis.hmget(keys.alert(rec.id), ["planned", "escalation_root"])
+    more = {"escalation": await escalation.status(redis, int(root))} if root else {}
+    return json_response({**rec.summary(), "planned": planned is not None, "stats": await alert_stats(redis, rec.id),
+                          "cap": cap.to_dict(rec.alert), **more})
 
 
 async def get_xml(request: web.Request) -> web.Response:
@@ -159,6 +175,9 @@ async def deliveries(request: web.Request) -> web.Response:
     if wanted is not None and wanted.upper() not in State.__members__:
         raise BadRequest(f"unknown state {wanted!r}", [{"field": "state", "message": "allowed: " + ", ".join(
             s.label for s in State if s is not State.NONE)}])
+    if rec.alert.scope == "Private":
+        return json_response({"alert_id": rec.id, "next_cursor": None,
+                              "deliveries": await private_deliveries(request.app[ctx.REDIS], rec.id, wanted)})
     limit = int_param(request, "limit", 100, 1, 10_000)
     cursor = int_param(request, "cursor", 0)
     engine = request.app[ctx.ENGINE]

@@ -235,3 +235,9 @@ OPENAPI["paths"].update({
         "Providers (circuit, error rate, quota use), queue depth per lane, workers, pending fan-outs (operator)",
         "operator", {"200": "health", **ERR})},
 })
+
+
+# -- households, devices, sensor events, groups --------------------------------
+from .openapi_households import PATHS as _HOUSEHOLD_PATHS  # noqa: E402
+
+OPENAPI["paths"].update(_HOUSEHOLD_PATHS)

@@ -1,0 +1,122 @@
+"""Publishing household alarms: incident decisions and escalation steps become CAP Private alerts
+through the intake every alert takes (``issuer.admit``), issued as the sensor organisation."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from .. import cap, escalation
+from ..auth import Caller
+from ..households import Household
+from ..sensor_alerts import Step, build
+from ..sensor_intake import Decision
+from . import context as ctx
+from .issuer import admit, queue_private
+
+log = logging.getLogger(__name__)
+#: Devices whose decisions are published at once (each device's own in order).
+CONCURRENCY = 256
+
+
+def sensor_caller(settings) -> Caller:
+    return Caller("sensors", "issuer", ("*",), org=settings.sensor_org)
+
+
+def _reference(sender: str, last: str) -> cap.Reference | None:
+    """"identifier sent alert_id" → a CAP reference to that message."""
+    if not last:
+        return None
+    identifier, sent, _ = last.split(" ")
+    return cap.Reference(sender, identifier, sent)
+
+
+async def publish_decisions(app: web.Application, decisions: list[Decision], origin: str) -> list[dict]:
+    """Each device's decisions in order (devices side by side); what each became."""
+    from .households_api import HOUSEHOLDS
+    by_device: dict[str, list[Decision]] = {}
+    for d in decisions:
+        by_device.setdefault(d.reading.device.id, []).append(d)
+    homes = await app[HOUSEHOLDS].get_many(sorted({d.reading.device.household for d in decisions}))
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(chain: list[Decision]) -> list[dict]:
+        home = homes.get(chain[0].reading.device.household)
+        if home is None:
+            return [{"index": d.reading.index, "device_id": d.reading.device.id, "error": "its household is gone"}
+                    for d in chain]
+        async with sem:
+            return await _publish_chain(app, chain, home, origin)
+    out = [x for chain in await asyncio.gather(*(one(c) for c in by_device.values())) for x in chain]
+    return sorted(out, key=lambda x: x["index"])
+
+
+async def _publish_chain(app: web.Application, chain: list[Decision], home: Household, origin: str) -> list[dict]:
+    from .sensors_api import INCIDENTS
+    settings, redis = app[ctx.SETTINGS], app[ctx.REDIS]
+    last, root = chain[0].last, chain[0].root
+    out = []
+    for d in chain:
+        what = "clear" if d.action == "clear" else ("alarm" if d.level == 2 else "warning")
+        step = Step(what, d.reading.device, home, d.reading.value, d.incident, d.seq,
+                    [str(m) for m in home.members], _reference(settings.sensor_sender, last) if d.action != "open" else None)
+        alert = build(step, settings.sensor_sender)
+        try:
+            rec, _, _ = await admit(app, sensor_caller(settings), alert, origin, never_hold=True)
+        except Exception as exc:
+            # Forget the incident, so the device's next reading opens it again rather than finding
+            # it open with no alert sent; the platform sees the event failed.
+            log.exception("household alarm for device %s could not be published", d.reading.device.id)
+            await app[INCIDENTS].forget(d.reading.device.id, d.incident)
+            out.append({"index": d.reading.index, "device_id": d.reading.device.id, "action": d.action,
+                        "error": getattr(exc, "message", "not published; the next reading raises it again")})
+            break
+        last = f"{alert.identifier} {alert.sent_text} {rec.id}"
+        root = str(rec.id) if d.action == "open" else root
+        await app[INCIDENTS].published(d.reading.device.id, d.incident, last, root if d.action == "open" else "",
+                                       alert_id=rec.id, alert_root=root)
+        if d.action == "clear":
+            await escalation.stop(redis, int(root))
+        elif what == "alarm" and d.action == "open":
+            await escalation.start(redis, rec.id, home, d.reading.device.id, d.incident, last, [rec.id], time.time())
+        elif what == "alarm":
+            await escalation.start(redis, int(root), home, d.reading.device.id, d.incident, last,
+                                   [int(root), rec.id], time.time())
+        out.append({"index": d.reading.index, "device_id": d.reading.device.id, "action": d.action,
+                    "level": what, "alert_id": rec.id, "incident": d.incident})
+    return out
+
+
+async def publish_escalation(app: web.Application, root: int, home: Household, step: int, raw: dict
+                             ) -> tuple[int, str]:
+    """The CAP Update that alerts the household's next contact (escalation.run_due calls it)."""
+    from .sensors_api import DEVICES, INCIDENTS
+    settings, engine = app[ctx.SETTINGS], app[ctx.ENGINE]
+    last = raw["last"]
+    previous = await engine.alerts.get(int(last.split(" ")[2]))
+    device = await app[DEVICES].get(raw["device"])
+    reading = previous.alert.infos[0].parameter("reading") or "0"
+    contact = home.contacts[step]
+    s = Step("escalated", device, home, float(reading.split(" ")[0]), raw["incident"], f"e{step + 1}",
+             escalation.escalated_addresses(home, step, previous.alert.addresses),
+             _reference(settings.sensor_sender, last), contact=contact.name)
+    alert = build(s, settings.sensor_sender)
+    rec, _, _ = await admit(app, sensor_caller(settings), alert, "escalation", never_hold=True)
+    new_last = f"{alert.identifier} {alert.sent_text} {rec.id}"
+    await app[INCIDENTS].published(device.id, raw["incident"], new_last, alert_id=rec.id, alert_root=str(root))
+    return rec.id, new_last
+
+
+async def redeliver_pending(app: web.Application, now: float, grace_s: float = 30.0) -> int:
+    """Private alerts accepted before a restart and never delivered go out now."""
+    from .. import keys
+    redis, engine = app[ctx.REDIS], app[ctx.ENGINE]
+    n = 0
+    for raw in await redis.zrangebyscore(keys.PRIVATE_PENDING, "-inf", now - grace_s):
+        rec = await engine.alerts.get(int(raw))
+        await redis.zadd(keys.PRIVATE_PENDING, {rec.id: now})        # once per grace period
+        await queue_private(app, rec)
+        n += 1
+    return n
