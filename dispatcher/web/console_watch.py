@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import orjson
 from aiohttp import web
 
 from subscribers import regions
@@ -32,10 +33,15 @@ def district_seats(lang: str) -> list[dict]:
     return out
 
 
+def _script_json(data) -> str:
+    """JSON safe inside a <script type="application/json"> element."""
+    return orjson.dumps(data).decode().replace("<", "\\u003c")
+
+
 async def dashboard_page(request: web.Request) -> web.Response:
     await console_caller(request, roles=shell.OPERATORS)
     return shell.page(request, "console/dashboard.html",
-                      districts_json=shell.json_for_script(district_seats(shell.language(request))))
+                      districts_json=_script_json(district_seats(shell.language(request))))
 
 
 def _selected(request: web.Request) -> tuple[str, str] | None:

@@ -17,6 +17,7 @@ const map = new DistrictMap(document.getElementById("district-map"), document.ge
 let cancelling = null;
 
 function setStatus(kind) {
+  if (statusLine.dataset.state === kind) return;      // announced once, not every tick
   statusLine.dataset.state = kind;
   statusLine.textContent = t("dash_status_" + kind);
 }
@@ -147,12 +148,16 @@ document.getElementById("cancel-dialog").addEventListener("close", async (e) => 
   const id = cancelling;
   cancelling = null;
   if (dialog.returnValue !== "confirm" || !id) { cards.get(id)?.cancel.focus(); return; }
+  const message = document.getElementById("dash-message");
   try {
     await api("POST", `/console/api/alerts/${id}/cancel`);
-    statusLine.textContent = t("dash_cancel_done", { id });
+    message.className = "notice";
+    message.textContent = t("dash_cancel_done", { id });
   } catch (err) {
-    statusLine.textContent = t("dash_cancel_failed", { id, error: err.message });
+    message.className = "error-text";
+    message.textContent = t("dash_cancel_failed", { id, error: err.message });
   }
+  message.hidden = false;
 });
 
 connect();

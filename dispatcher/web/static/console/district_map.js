@@ -55,14 +55,27 @@ export class DistrictMap {
       el("th", { scope: "row" }, this.seats[code].name), el("td", {}, targeted.toLocaleString()),
       el("td", {}, reached.toLocaleString()), el("td", {}, `${share(reached, targeted)}%`))));
     if (!this.map) return;
-    this.group.clearLayers();
-    for (const [code, [targeted, reached]] of entries) {
+    const shown = new Set(entries.map(([code]) => code));
+    for (const [code, layer] of this.layers) if (!shown.has(code)) { this.group.removeLayer(layer); this.layers.delete(code); }
+    entries.forEach(([code, [targeted, reached]], i) => {
       const seat = this.seats[code];
-      const [, colour, label] = band(targeted ? reached / targeted : 0);
-      window.L.circle([seat.lat, seat.lon], { radius: 7000, color: "#0b0c0c", weight: 1, fillColor: colour, fillOpacity: 0.85,
-        className: `district district-${code}` })
-        .bindTooltip(`${seat.name} ${share(reached, targeted)}% · ${t(label)}`, { permanent: true, direction: "top", className: "district-label" })
-        .addTo(this.group);
+      const [, colour] = band(targeted ? reached / targeted : 0);
+      const text = `${seat.name} ${share(reached, targeted)}%`;
+      let layer = this.layers.get(code);
+      if (!layer) {
+        layer = window.L.circleMarker([seat.lat, seat.lon], { radius: 14, color: "#0b0c0c", weight: 2, fillOpacity: 0.9,
+          className: `district district-${code}` }).bindTooltip(text, { permanent: true, direction: "top", offset: [0, -12],
+          className: "district-label" }).addTo(this.group);
+        this.layers.set(code, layer);
+      }
+      layer.setStyle({ fillColor: colour });
+      layer.setTooltipContent(text);
+    });
+    const codes = [...shown].sort().join(",");
+    if (codes && codes !== this.framed) {
+      this.framed = codes;
+      const bounds = window.L.latLngBounds(entries.map(([code]) => [this.seats[code].lat, this.seats[code].lon]));
+      this.map.fitBounds(bounds.pad(0.4), { maxZoom: 11, animate: false });
     }
   }
 }
