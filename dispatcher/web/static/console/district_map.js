@@ -14,6 +14,8 @@ export class DistrictMap {
   constructor(node, legend, tbody, select, seats) {
     this.node = node; this.tbody = tbody; this.select = select;
     this.seats = Object.fromEntries(seats.map((s) => [s.code, s]));
+    // labels above and below in turn, west to east, so neighbouring seats' labels do not cover each other
+    this.below = new Set([...seats].sort((a, b) => a.lon - b.lon).filter((_, i) => i % 2).map((s) => s.code));
     this.layers = new Map();
     this.chosen = "";
     this.lastKey = "";
@@ -57,20 +59,20 @@ export class DistrictMap {
     if (!this.map) return;
     const shown = new Set(entries.map(([code]) => code));
     for (const [code, layer] of this.layers) if (!shown.has(code)) { this.group.removeLayer(layer); this.layers.delete(code); }
-    entries.forEach(([code, [targeted, reached]], i) => {
+    for (const [code, [targeted, reached]] of entries) {
       const seat = this.seats[code];
       const [, colour] = band(targeted ? reached / targeted : 0);
       const text = `${seat.name} ${share(reached, targeted)}%`;
       let layer = this.layers.get(code);
       if (!layer) {
         layer = window.L.circleMarker([seat.lat, seat.lon], { radius: 14, color: "#0b0c0c", weight: 2, fillOpacity: 0.9,
-          className: `district district-${code}` }).bindTooltip(text, { permanent: true, direction: "top", offset: [0, -12],
-          className: "district-label" }).addTo(this.group);
+          className: `district district-${code}` }).bindTooltip(text, { permanent: true, className: "district-label",
+          direction: this.below.has(code) ? "bottom" : "top", offset: [0, this.below.has(code) ? 12 : -12] }).addTo(this.group);
         this.layers.set(code, layer);
       }
       layer.setStyle({ fillColor: colour });
       layer.setTooltipContent(text);
-    });
+    }
     const codes = [...shown].sort().join(",");
     if (codes && codes !== this.framed) {
       this.framed = codes;
