@@ -113,6 +113,8 @@ class PrivateDelivery:
         self.engine, self.redis, self.batch_max, self.clock = engine, engine.redis, batch_max, clock
         self._advance = Lua(self.redis, ADVANCE)
         self._queue: list[AlertRecord] = []
+        #: Alerts this process has queued or is delivering (the restart sweep leaves them alone).
+        self.pending: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.idle = asyncio.Event()
@@ -130,6 +132,7 @@ class PrivateDelivery:
     def start(self, rec: AlertRecord) -> None:
         """Queue an accepted Private alert."""
         self._queue.append(rec)
+        self.pending.add(rec.id)
         self.idle.clear()
         self._wake.set()
         if self._task is None or self._task.done():
@@ -149,9 +152,13 @@ class PrivateDelivery:
         while self._queue:
             batch, self._queue = self._queue[:self.batch_max], self._queue[self.batch_max:]
             try:
+                # taken now: other processes' restart sweeps leave them alone for their grace period
+                await self.redis.zadd(keys.PRIVATE_PENDING, {r.id: self.clock() for r in batch}, xx=True)
                 await self.deliver_many(batch)
             except Exception:
                 log.exception("delivering %d Private alerts failed; they stay pending and are retried", len(batch))
+            finally:
+                self.pending.difference_update(r.id for r in batch)
         self.idle.set()
 
     async def numbers(self, rec: AlertRecord) -> dict[str, str]:

@@ -110,11 +110,14 @@ async def publish_escalation(app: web.Application, root: int, home: Household, s
 
 
 async def redeliver_pending(app: web.Application, now: float, grace_s: float = 30.0) -> int:
-    """Private alerts accepted before a restart and never delivered go out now."""
+    """Private alerts accepted before a restart and never delivered go out now (not those this
+    process is still delivering: their sends would go twice)."""
     from .. import keys
-    redis, engine = app[ctx.REDIS], app[ctx.ENGINE]
+    redis, engine, mine = app[ctx.REDIS], app[ctx.ENGINE], app[ctx.PRIVATE].pending
     n = 0
     for raw in await redis.zrangebyscore(keys.PRIVATE_PENDING, "-inf", now - grace_s):
+        if int(raw) in mine:
+            continue
         rec = await engine.alerts.get(int(raw))
         await redis.zadd(keys.PRIVATE_PENDING, {rec.id: now})        # once per grace period
         await queue_private(app, rec)
