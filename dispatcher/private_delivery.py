@@ -197,10 +197,12 @@ class PrivateDelivery:
             count(pipe, rec.id, "all", State.TARGETED, len(found))
             pipe.hset(keys.alert(rec.id), mapping={"targeted": len(found), "planned": 1})
         await pipe.execute()
-        await asyncio.gather(*(self._deliver(rec, [subs[s] for s in dict.fromkeys(sids) if s in subs], numbers)
-                               for (rec, numbers), sids in zip(batch, audiences)))
+        sent = await asyncio.gather(*(self._deliver(rec, [subs[s] for s in dict.fromkeys(sids) if s in subs], numbers)
+                                      for (rec, numbers), sids in zip(batch, audiences)))
+        await self._record([rec for rec, _ in batch], sent)
 
-    async def _deliver(self, rec: AlertRecord, subs: list, numbers: dict[str, str]) -> None:
+    async def _deliver(self, rec: AlertRecord, subs: list, numbers: dict[str, str]) -> dict[int, list[str]]:
+        """Every addressee's channels at once (the first only, unless an alarm); the channels each went out on."""
         groups: dict[tuple[str, str], list] = {}
         for sub in subs:
             chain = [c for c in sub.channels if c in self.engine.channels and (c == "inapp" or c in sub.endpoints)]
@@ -213,7 +215,7 @@ class PrivateDelivery:
                 sent[sid].append(ch)
         if numbers and "sms" in self.engine.channels:
             await self._text_numbers(rec, numbers)
-        await self._record(rec, sent)
+        return sent
 
     async def _send(self, rec: AlertRecord, channel: str, lang: str, members: list) -> list[int]:
         """One channel's send to some addressees, retried while the provider asks to; the ids it accepted."""
@@ -250,11 +252,18 @@ class PrivateDelivery:
         count(pipe, rec.id, "sms", State.SENT, len(ok), (self.clock() - rec.accepted_at) * 1000)
         await pipe.execute()
 
-    async def _record(self, rec: AlertRecord, sent: dict[int, list[str]]) -> None:
-        """States, channels and counters in one MULTI; then the alert is done."""
+    async def _record(self, recs: list[AlertRecord], sents: list[dict[int, list[str]]]) -> None:
+        """The batch's states, channels and counters in one MULTI; then each alert is done."""
+        pipe = self.redis.pipeline(transaction=True)
+        for rec, sent in zip(recs, sents):
+            self._queue_record(pipe, rec, sent)
+        await pipe.execute()
+        await asyncio.gather(*(self.engine.alerts.set_lifecycle(r.id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
+                               for r in recs))
+
+    def _queue_record(self, pipe, rec: AlertRecord, sent: dict[int, list[str]]) -> None:
         changes = {str(s): (State.SENT if chans else State.FAILED) for s, chans in sent.items()}
         latency_ms = (self.clock() - rec.accepted_at) * 1000
-        pipe = self.redis.pipeline(transaction=True)
         if changes:
             self._advance.queue(pipe, [keys.addressed(rec.id)], [x for k, v in changes.items() for x in (k, int(v))])
         by_channel: dict[str, int] = {}
@@ -267,8 +276,6 @@ class PrivateDelivery:
             count(pipe, rec.id, c, State.SENT, n, latency_ms)
         count(pipe, rec.id, "all", State.FAILED, sum(1 for c in sent.values() if not c))
         pipe.zrem(keys.PRIVATE_PENDING, rec.id)
-        await pipe.execute()
-        await self.engine.alerts.set_lifecycle(rec.id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
 
     async def acknowledge(self, rec: AlertRecord, sid: int, state: State) -> tuple[int, bool]:
         """A device's receipt for a Private alert: (the state now, whether it moved)."""

@@ -14,6 +14,7 @@ from ..households import Household
 from ..sensor_alerts import Step, build
 from ..sensor_intake import Decision
 from . import context as ctx
+from .admit_batch import admit_many
 from .issuer import admit, queue_private
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ async def publish_decisions(app: web.Application, decisions: list[Decision], ori
         by_device.setdefault(d.reading.device.id, []).append(d)
     homes = await app[HOUSEHOLDS].get_many(sorted({d.reading.device.household for d in decisions}))
     sem = asyncio.Semaphore(CONCURRENCY)
+    opened = await _open_many(app, [c for c in by_device.values() if c[0].action == "open"
+                                    and c[0].reading.device.household in homes], homes, origin)
 
     async def one(chain: list[Decision]) -> list[dict]:
         home = homes.get(chain[0].reading.device.household)
@@ -48,23 +51,46 @@ async def publish_decisions(app: web.Application, decisions: list[Decision], ori
             return [{"index": d.reading.index, "device_id": d.reading.device.id, "error": "its household is gone"}
                     for d in chain]
         async with sem:
-            return await _publish_chain(app, chain, home, origin)
+            return await _publish_chain(app, chain, home, origin, opened.get(chain[0].reading.device.id))
     out = [x for chain in await asyncio.gather(*(one(c) for c in by_device.values())) for x in chain]
     return sorted(out, key=lambda x: x["index"])
 
 
-async def _publish_chain(app: web.Application, chain: list[Decision], home: Household, origin: str) -> list[dict]:
+def _alert_for(settings, d: Decision, home: Household, last: str) -> cap.Alert:
+    what = "clear" if d.action == "clear" else ("alarm" if d.level == 2 else "warning")
+    step = Step(what, d.reading.device, home, d.reading.value, d.incident, d.seq, [str(m) for m in home.members],
+                _reference(settings.sensor_sender, last) if d.action != "open" else None)
+    return build(step, settings.sensor_sender)
+
+
+async def _open_many(app: web.Application, chains: list[list[Decision]], homes: dict[int, Household],
+                     origin: str) -> dict[str, tuple[cap.Alert, object]]:
+    """The opening alerts of a batch's new incidents, admitted together: device id → (alert, record).
+    If the batch cannot be admitted, each goes alone (and fails alone)."""
+    if not chains:
+        return {}
+    settings = app[ctx.SETTINGS]
+    alerts = [_alert_for(settings, c[0], homes[c[0].reading.device.household], "") for c in chains]
+    try:
+        recs = await admit_many(app, sensor_caller(settings), alerts, origin, never_hold=True)
+    except Exception:
+        log.exception("admitting %d household alarms together failed; admitting them one by one", len(alerts))
+        return {}
+    return {c[0].reading.device.id: (a, r) for c, a, r in zip(chains, alerts, recs)}
+
+
+async def _publish_chain(app: web.Application, chain: list[Decision], home: Household, origin: str,
+                         opened: tuple | None = None) -> list[dict]:
     from .sensors_api import INCIDENTS
     settings, redis = app[ctx.SETTINGS], app[ctx.REDIS]
     last, root = chain[0].last, chain[0].root
     out = []
-    for d in chain:
+    for k, d in enumerate(chain):
         what = "clear" if d.action == "clear" else ("alarm" if d.level == 2 else "warning")
-        step = Step(what, d.reading.device, home, d.reading.value, d.incident, d.seq,
-                    [str(m) for m in home.members], _reference(settings.sensor_sender, last) if d.action != "open" else None)
-        alert = build(step, settings.sensor_sender)
+        alert = opened[0] if k == 0 and opened else _alert_for(settings, d, home, last)
         try:
-            rec, _, _ = await admit(app, sensor_caller(settings), alert, origin, never_hold=True)
+            rec = opened[1] if k == 0 and opened else \
+                (await admit(app, sensor_caller(settings), alert, origin, never_hold=True))[0]
         except Exception as exc:
             # Forget the incident, so the device's next reading opens it again rather than finding
             # it open with no alert sent; the platform sees the event failed.
