@@ -76,7 +76,22 @@ async def _open_many(app: web.Application, chains: list[list[Decision]], homes: 
     except Exception:
         log.exception("admitting %d household alarms together failed; admitting them one by one", len(alerts))
         return {}
+    await _after_open_many(app, chains, homes, alerts, recs)
     return {c[0].reading.device.id: (a, r) for c, a, r in zip(chains, alerts, recs)}
+
+
+async def _after_open_many(app: web.Application, chains: list[list[Decision]], homes: dict[int, Household],
+                           alerts: list[cap.Alert], recs: list) -> None:
+    """Each new incident learns its first message, and those at alarm level start their escalation, at once."""
+    from .sensors_api import INCIDENTS
+    pipe, now = app[ctx.REDIS].pipeline(transaction=False), time.time()
+    for c, alert, rec in zip(chains, alerts, recs):
+        d, last = c[0], f"{alert.identifier} {alert.sent_text} {rec.id}"
+        app[INCIDENTS].queue_published(pipe, d.reading.device.id, d.incident, last, str(rec.id), rec.id, str(rec.id))
+        if d.level == 2:
+            escalation.queue_start(pipe, rec.id, homes[d.reading.device.household], d.reading.device.id,
+                                   d.incident, last, [rec.id], now)
+    await pipe.execute()
 
 
 async def _publish_chain(app: web.Application, chain: list[Decision], home: Household, origin: str,
@@ -101,6 +116,9 @@ async def _publish_chain(app: web.Application, chain: list[Decision], home: Hous
             break
         last = f"{alert.identifier} {alert.sent_text} {rec.id}"
         root = str(rec.id) if d.action == "open" else root
+        if k == 0 and opened:               # its bookkeeping was done with the batch's (_after_open_many)
+            out.append(_result(d, what, rec.id))
+            continue
         await app[INCIDENTS].published(d.reading.device.id, d.incident, last, root if d.action == "open" else "",
                                        alert_id=rec.id, alert_root=root)
         if d.action == "clear":
@@ -110,9 +128,13 @@ async def _publish_chain(app: web.Application, chain: list[Decision], home: Hous
         elif what == "alarm":
             await escalation.start(redis, int(root), home, d.reading.device.id, d.incident, last,
                                    [int(root), rec.id], time.time())
-        out.append({"index": d.reading.index, "device_id": d.reading.device.id, "action": d.action,
-                    "level": what, "alert_id": rec.id, "incident": d.incident})
+        out.append(_result(d, what, rec.id))
     return out
+
+
+def _result(d: Decision, what: str, alert_id: int) -> dict:
+    return {"index": d.reading.index, "device_id": d.reading.device.id, "action": d.action, "level": what,
+            "alert_id": alert_id, "incident": d.incident}
 
 
 async def publish_escalation(app: web.Application, root: int, home: Household, step: int, raw: dict
