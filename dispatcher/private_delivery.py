@@ -109,8 +109,10 @@ async def deliveries(redis, alert_id: int, wanted: str | None = None) -> list[di
 class PrivateDelivery:
     """Queues Private alerts and delivers them in batches (one per serve process)."""
 
-    def __init__(self, engine, batch_max: int = 500, clock: Callable[[], float] = time.time):
+    def __init__(self, engine, batch_max: int = 250, batches_in_flight: int = 8,
+                 clock: Callable[[], float] = time.time):
         self.engine, self.redis, self.batch_max, self.clock = engine, engine.redis, batch_max, clock
+        self.batches_in_flight = batches_in_flight
         self._advance = Lua(self.redis, ADVANCE)
         self._queue: list[AlertRecord] = []
         #: Alerts this process has queued or is delivering (the restart sweep leaves them alone).
@@ -149,17 +151,29 @@ class PrivateDelivery:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:self.batch_max], self._queue[self.batch_max:]
-            try:
-                # taken now: other processes' restart sweeps leave them alone for their grace period
-                await self.redis.zadd(keys.PRIVATE_PENDING, {r.id: self.clock() for r in batch}, xx=True)
-                await self.deliver_many(batch)
-            except Exception:
-                log.exception("delivering %d Private alerts failed; they stay pending and are retried", len(batch))
-            finally:
-                self.pending.difference_update(r.id for r in batch)
+        """Batches side by side (up to ``batches_in_flight``): a slow provider in one batch never holds
+        back the first sends of the next."""
+        running: set[asyncio.Task] = set()
+        while self._queue or running:
+            while self._queue and len(running) < self.batches_in_flight:
+                batch, self._queue = self._queue[:self.batch_max], self._queue[self.batch_max:]
+                running.add(asyncio.ensure_future(self._one_batch(batch)))
+            self._wake.clear()
+            waker = asyncio.ensure_future(self._wake.wait())      # a new alert starts at once if there is room
+            done, _ = await asyncio.wait(running | {waker}, return_when=asyncio.FIRST_COMPLETED)
+            waker.cancel()
+            running -= done
         self.idle.set()
+
+    async def _one_batch(self, batch: list[AlertRecord]) -> None:
+        try:
+            # taken now: other processes' restart sweeps leave them alone for their grace period
+            await self.redis.zadd(keys.PRIVATE_PENDING, {r.id: self.clock() for r in batch}, xx=True)
+            await self.deliver_many(batch)
+        except Exception:
+            log.exception("delivering %d Private alerts failed; they stay pending and are retried", len(batch))
+        finally:
+            self.pending.difference_update(r.id for r in batch)
 
     async def numbers(self, rec: AlertRecord) -> dict[str, str]:
         """Address token → phone number of the plain-number escalation contacts an alert names."""
