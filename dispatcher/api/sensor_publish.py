@@ -20,6 +20,8 @@ from .issuer import admit, queue_private
 log = logging.getLogger(__name__)
 #: Devices whose decisions are published at once (each device's own in order).
 CONCURRENCY = 256
+#: New incidents admitted together (each chunk one set of round trips; its first sends start with it).
+ADMIT_CHUNK = 100
 
 
 def sensor_caller(settings) -> Caller:
@@ -69,15 +71,18 @@ async def _open_many(app: web.Application, chains: list[list[Decision]], homes: 
     If the batch cannot be admitted, each goes alone (and fails alone)."""
     if not chains:
         return {}
-    settings = app[ctx.SETTINGS]
-    alerts = [_alert_for(settings, c[0], homes[c[0].reading.device.household], "") for c in chains]
-    try:
-        recs = await admit_many(app, sensor_caller(settings), alerts, origin, never_hold=True)
-    except Exception:
-        log.exception("admitting %d household alarms together failed; admitting them one by one", len(alerts))
-        return {}
-    await _after_open_many(app, chains, homes, alerts, recs)
-    return {c[0].reading.device.id: (a, r) for c, a, r in zip(chains, alerts, recs)}
+    settings, out = app[ctx.SETTINGS], {}
+    for i in range(0, len(chains), ADMIT_CHUNK):
+        part = chains[i:i + ADMIT_CHUNK]
+        alerts = [_alert_for(settings, c[0], homes[c[0].reading.device.household], "") for c in part]
+        try:
+            recs = await admit_many(app, sensor_caller(settings), alerts, origin, never_hold=True)
+        except Exception:
+            log.exception("admitting %d household alarms together failed; admitting them one by one", len(alerts))
+            continue
+        await _after_open_many(app, part, homes, alerts, recs)
+        out.update({c[0].reading.device.id: (a, r) for c, a, r in zip(part, alerts, recs)})
+    return out
 
 
 async def _after_open_many(app: web.Application, chains: list[list[Decision]], homes: dict[int, Household],
