@@ -50,6 +50,12 @@ def alerts_of(org: str) -> str:
     return f"{PREFIX}:alerts:org:{org}"
 
 
+def console_session(sid_digest: str) -> str:
+    """hash: key_id, name, role, org, csrf, created, seen, admin; expires after the idle time.
+    Named by the SHA-256 of the session id, so what Redis holds cannot be used as a cookie."""
+    return f"{PREFIX}:console:session:{sid_digest}"
+
+
 def auth_failures(client: str) -> str:
     """Counter of failed authentications from one client address; expires with its window."""
     return f"{AUTH_FAILURES}:{client}"

@@ -129,6 +129,8 @@ class Settings:
     stream_limit: int = 5
     #: An alert's progress stream ends after this long (s) with a final "closed" event.
     stream_max_s: float = 3600.0
+    #: A console session ends after this long without a request (s); signing in again starts a new one.
+    console_session_s: int = 8 * 3600
     #: The live dashboard reads the alerts once per tick for every open dashboard (s), keeps this much
     #: sends-per-second history (s), shows this many recent alerts besides pending fan-outs, and lets
     #: this many dashboards connect to one server process at once.
@@ -187,6 +189,7 @@ class Settings:
             registration_window_s=int(_env("WARNCAST_REGISTRATION_WINDOW_S", "600")),
             stream_limit=int(_env("WARNCAST_STREAM_LIMIT", "5")),
             stream_max_s=float(_env("WARNCAST_STREAM_MAX_S", "3600")),
+            console_session_s=int(_env("WARNCAST_CONSOLE_SESSION_S", str(8 * 3600))),
             live_tick_s=float(_env("WARNCAST_LIVE_TICK_S", "0.5")),
             live_history_s=float(_env("WARNCAST_LIVE_HISTORY_S", "300")),
             live_recent_alerts=int(_env("WARNCAST_LIVE_RECENT_ALERTS", "8")),

@@ -56,7 +56,7 @@ async def errors_middleware(request: web.Request, handler):
         return json_response(error_body("request body too large", [{"path": "body", "message": "over the limit"}]),
                              status=413)
     except web.HTTPException as exc:
-        if exc.status >= 400 and exc.content_type != "application/json":
+        if exc.status >= 400 and exc.content_type not in ("application/json", "text/html"):
             return json_response(error_body(exc.reason), status=exc.status)
         raise
     except Exception:

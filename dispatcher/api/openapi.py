@@ -101,7 +101,7 @@ OPENAPI = {
         "/api/v1/receipts": {"post": _op("Device acknowledgements: delivered / read / confirmed", "subscriber",
                                          {"200": "states after the receipts", **ERR}, body="application/json")},
         "/api/v1/stats": {"get": _op("Delivery totals and recent alerts", "operator", {"200": "stats", **ERR})},
-        "/ops": {"get": _op("Operator dashboard (asks for an operator key)", "operator", {"200": "HTML"},
+        "/ops": {"get": _op("Moved: the console (302 to /console)", "operator", {"302": "to /console"},
                             security=False)},
         "/metrics": {"get": _op("Prometheus metrics", "operator", {"200": "text exposition", **ERR})},
         "/healthz": {"get": _op("Liveness", "operator", {"200": "ok"}, security=False)},
@@ -234,6 +234,36 @@ OPENAPI["paths"].update({
     "/console/api/health": {"get": _op(
         "Providers (circuit, error rate, quota use), queue depth per lane, workers, pending fan-outs (operator)",
         "operator", {"200": "health", **ERR})},
+})
+
+
+# -- the console (session cookie after signing in with a key; CSRF token on every state change) ----
+_CONSOLE_PAGE = {"200": "HTML", "303": "not signed in: to the sign-in page", "403": "role not allowed (HTML page)"}
+_FORM = "application/x-www-form-urlencoded"
+OPENAPI["paths"].update({
+    "/console": {"get": _op("The console's landing page, by role", "console", _CONSOLE_PAGE, security=False)},
+    "/console/": {"get": _op("The console's landing page, by role", "console", _CONSOLE_PAGE, security=False)},
+    "/console/sign-in": {
+        "get": _op("The sign-in form", "console", {"200": "HTML", "303": "already signed in"}, security=False),
+        "post": _op("Sign in with an API key (form: key, csrf, next); answers with the session cookie", "console",
+                    {"303": "signed in", "401": "unknown or revoked key", "403": "form token missing or wrong",
+                     "429": "too many failed sign-ins"}, security=False, body=_FORM)},
+    "/console/sign-out": {"post": _op("Sign out (form field csrf)", "console",
+                                      {"303": "signed out", "401": "no session", "403": "CSRF token missing"},
+                                      security=False, body=_FORM)},
+    "/console/api/session": {"get": _op("Who is signed in, and the session's CSRF token", "console",
+                                        {"200": "session", "401": "no session"}, security=False)},
+    "/console/language": {"get": _op("Remember the console's language and go back", "console",
+                                     {"303": "back to the page"}, security=False,
+                                     params=[{"name": "lang", "in": "query", "schema": {"type": "string"}},
+                                             {"name": "next", "in": "query", "schema": {"type": "string"}}])},
+    "/console/static/{name}": {"get": _op("The console's script, stylesheet and strings", "console",
+                                          {"200": "file", "404": "no such file"}, security=False,
+                                          params=[{"name": "name", "in": "path", "required": True,
+                                                   "schema": {"type": "string"}}])},
+    "/console/audit": {"get": _op("The audit trail page (operator)", "console", _CONSOLE_PAGE, security=False,
+                                  params=[{"name": "action", "in": "query", "schema": {"type": "string"}},
+                                          {"name": "cursor", "in": "query", "schema": {"type": "string"}}])},
 })
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -12,11 +11,8 @@ from .. import keys, metrics, replays
 from ..circuit import Circuits
 from ..stats import alert_stats, latency_totals, totals
 from . import context as ctx
-from .common import caller, html_response, int_param, json_response
+from .common import caller, int_param, json_response
 from .openapi import OPENAPI
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
-
 
 async def stats(request: web.Request) -> web.Response:
     who = await caller(request)
@@ -34,12 +30,6 @@ async def stats(request: web.Request) -> web.Response:
         "alerts": [{**r.summary(), "stats": await alert_stats(redis, r.id)} for r in recent],
         "time": time.time(),
     })
-
-
-async def dashboard(request: web.Request) -> web.Response:
-    """The page is static; it asks for an operator key and reads /api/v1/stats with it. Its CSP
-    allows its own inline script and style (by hash) and same-origin fetches, nothing else."""
-    return html_response((STATIC / "ops.html").read_bytes(), **{"Cache-Control": "no-cache"})
 
 
 class _Collector:
@@ -95,7 +85,6 @@ async def openapi(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/stats", stats)
-    r.add_get("/ops", dashboard)
     r.add_get("/metrics", metrics_endpoint)
     r.add_get("/healthz", healthz)
     r.add_get("/readyz", readyz)
