@@ -33,6 +33,7 @@ def test_compose_reject_resubmit_approve_publish(browser, console_server):
         expect(compose.area_summary()).to_contain_text("1 polygon(s)")
         expect(compose.estimate_total()).to_contain_text("3 people reached")
         expect(compose.sms_meta("zh-CN")).to_contain_text("segment(s), UCS-2")
+        author.evaluate("() => window.scrollTo(0, 0)")
         shot(author, "console-compose")
         compose.submit()
         expect(compose.status()).to_contain_text("waiting for a second person's approval")
