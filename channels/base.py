@@ -105,6 +105,9 @@ class Channel:
     has_receipts: ClassVar[bool] = False
     #: How long to wait for a receipt before failing over Severe/Extreme alerts (s).
     receipt_timeout_s: ClassVar[float] = 60.0
+    #: One request carries one text to all its recipients (HMS multicast, an SMS gateway's number list):
+    #: text that differs per recipient costs a request per distinct text.
+    shared_text: ClassVar[bool] = False
 
     async def open(self) -> None:
         """Open sessions / connections; called once per process."""

@@ -131,6 +131,7 @@ class HmsChannel(Channel):
     name: ClassVar[str] = "hms"
     #: Tokens one request carries.
     max_batch: ClassVar[int] = 1000
+    shared_text = True
     #: Message payload without the token list (bytes).
     max_body_bytes: ClassVar[int] = 4096
     max_rate_per_s: ClassVar[int] = 50_000

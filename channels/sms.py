@@ -150,6 +150,7 @@ class SmsChannel(Channel):
     name = "sms"
     #: Numbers per request (overridden per instance from ``SmsSettings.batch``).
     max_batch = 500
+    shared_text = True
     #: User data of the longest accepted text: max_parts segments of 140 octets.
     max_body_bytes = 4 * SEGMENT_OCTETS
     #: Gateway quota, messages per second.

@@ -164,13 +164,15 @@ def _fits(text: str, max_parts: int) -> bool:
 
 
 def compose_sms(*, headline: str, area: str, instruction: str, body: str = "", signature: str,
-                max_parts: int, lang: str) -> str:
-    """The SMS text for one alert: fits ``max_parts`` segments, losing body, then instruction, first."""
+                max_parts: int, lang: str, guidance: str = "") -> str:
+    """The SMS text for one alert: fits ``max_parts`` segments, losing body, then instruction, then area,
+    then headline first; ``guidance`` (the line naming the nearest shelter) follows the headline and is
+    shortened last."""
     if max_parts < 1:
         raise ValueError("max_parts must be at least 1")
     cjk = _is_cjk(lang)
     prefix = _signature_prefix(signature, lang)
-    pieces = [p.strip() for p in (headline, area, instruction, body)]
+    pieces = [p.strip() for p in (headline, guidance, area, instruction, body)]
 
     def render(ps: list[str]) -> str:
         return prefix + _join([p for p in ps if p], cjk)
@@ -179,7 +181,7 @@ def compose_sms(*, headline: str, area: str, instruction: str, body: str = "", s
     if _fits(text, max_parts):
         return text
     # Shorten the lowest-priority piece still present, down to nothing, then the next one.
-    for idx in (3, 2, 1, 0):
+    for idx in (4, 3, 2, 0, 1):
         if not pieces[idx]:
             continue
         full = pieces[idx]

@@ -32,6 +32,7 @@ class Action(str, Enum):
     DELIVERIES_RETRIED = "deliveries.retried"   #: an operator queued an alert's failed deliveries again
     SUBSCRIBERS_IMPORTED = "subscribers.imported"  #: a bulk import of subscribers
     APPROVAL_RULE_CHANGED = "approval-rule.changed"  #: which alerts wait for approval changed
+    COST_BUDGET = "cost.budget"                 #: an alert's organisation is over its monthly cost budget
     CONSOLE_SIGNED_IN = "console.signed-in"     #: someone signed in to the console with their key
     CONSOLE_SIGNED_OUT = "console.signed-out"   #: someone signed out of the console
     DRAFT_SAVED = "draft.saved"                 #: a console draft was written: a new draft or a new version

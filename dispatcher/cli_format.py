@@ -111,7 +111,29 @@ def status_text(body: dict) -> str:
         lines.append("  refers to alerts " + ", ".join(str(r) for r in body["references"]))
     lines.append("")
     lines.append(deliveries_table(body.get("stats") or {}))
+    if body.get("cost"):
+        lines += ["", cost_text(body["cost"])]
     return "\n".join(lines)
+
+
+def cost_text(cost: dict) -> str:
+    """Estimated and incurred cost per channel, e.g. "sms  12.00 estimated  11.96 incurred"."""
+    cur = cost.get("currency", "")
+    est, inc = cost.get("estimated") or {}, cost.get("incurred") or {}
+    rows = [("cost", f"estimated {cur}", f"incurred {cur}")]
+    names = sorted(set(est.get("by_channel") or {}) | set(inc.get("by_channel") or {}))
+    for ch in names:
+        rows.append((ch, f"{(est.get('by_channel') or {}).get(ch, {}).get('amount', 0):.2f}",
+                     f"{(inc.get('by_channel') or {}).get(ch, {}).get('amount', 0):.2f}"))
+    rows.append(("total", f"{est.get('total', 0):.2f}", f"{inc.get('total', 0):.2f}"))
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    out = ["  ".join(r[i].rjust(width[i]) if i else r[i].ljust(width[i]) for i in range(3)) for r in rows]
+    held = (cost.get("suppressed") or {}).get("budget")
+    if held:
+        out.append(f"suppressed: budget — {held} SMS not sent (over the monthly hard limit)")
+    if est.get("all_sms"):
+        out.append(f"everyone by SMS would cost {est['all_sms']:.2f} {cur}")
+    return "\n".join(out)
 
 
 def _when(ts: float) -> str:

@@ -30,6 +30,7 @@ from subscribers.store import SubscriberStore
 
 from . import cap
 from .auth import KeyStore
+from .cost import savings_text
 from .report import reach, reach_lines, stats_table
 from .server import start_server
 from .settings import Settings
@@ -182,6 +183,7 @@ async def run_demo(n: int = 200_000, devices: int = 40, polygon: bool = False, *
         outcome = await reach(redis, alert_id, settings.shard_size)
         for line in reach_lines(outcome):
             console.print(line)
+        console.print(savings_text(body["cost"]))
         ok = outcome.reached == outcome.targeted and acked == devices
         if not ok:
             console.print("[red]not every targeted subscriber was reached")

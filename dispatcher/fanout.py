@@ -34,6 +34,7 @@ from .render import Renderer
 from .send_stages import RetryPolicy, SendPath
 from .settings import Settings
 from .shard_runner import ShardRunning
+from .shelters import ShelterStore
 from .targeting import Target
 from .via import Via
 
@@ -69,6 +70,7 @@ class Engine(Planning, ShardRunning):
         self.alerts = AlertStore(redis)
         self.subscribers = SubscriberStore(redis, settings.shard_size)
         self.renderer = Renderer(settings.sms_signature, settings.sms_max_parts)
+        self.shelters = ShelterStore(redis)
         self.transitions = Transitions(redis)
         self.leases = Leases(redis, settings.lease_s)
         self.channels = channels

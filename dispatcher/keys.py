@@ -34,6 +34,7 @@ RETRY_SCHEDULE = f"{PREFIX}:retries"           #: zset "<alert>:<shard>" → whe
 RECEIPT_CHECKS = f"{PREFIX}:receipt-checks"    #: zset "<alert>:<shard>:<channel id>" → when receipts are overdue
 TOTALS = f"{PREFIX}:totals"                    #: hash "<channel>:<state>" → transitions over all alerts
 LATENCY_TOTALS = f"{PREFIX}:latency"           #: hash "<channel>:<state>:<bucket µs>" → count over all alerts
+COST_TOTALS = f"{PREFIX}:cost:totals"          #: hash channel → cost units (messages; SMS segments) over all alerts
 
 
 def shard_tag(shard: int) -> str:
@@ -145,6 +146,16 @@ def retry_rounds(alert_id: int) -> str:
 def alert(alert_id: int) -> str:
     """hash: cap (JSON), xml, status fields, timestamps."""
     return f"{PREFIX}:{alert_tag(alert_id)}:alert"
+
+
+def cost_units(alert_id: int) -> str:
+    """Hash channel → cost units the alert incurred (messages accepted; SMS: segments accepted)."""
+    return f"{PREFIX}:{alert_tag(alert_id)}:cost"
+
+
+def cost_month(org: str, month: str) -> str:
+    """Hash channel → cost units an organisation's alerts incurred in a month ("202612", UTC)."""
+    return f"{PREFIX}:cost:{org}:{month}"
 
 
 def counters(alert_id: int) -> str:

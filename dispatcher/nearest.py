@@ -113,11 +113,11 @@ def distance_text(km: float, lang: str) -> str:
     return f"{km:.1f} km" if lang.startswith("en") else f"{km:.1f}公里"
 
 
-def _prefix(name: str, lang: str) -> str:
+def prefix(name: str, lang: str) -> str:
     return f"nearest shelter: {name}, " if lang.startswith("en") else f"最近避难场所：{name}，"
 
 
-def _suffix(km: float, bearing: float, lang: str) -> str:
+def suffix(km: float, bearing: float, lang: str) -> str:
     if lang.startswith("en"):
         return f"{distance_text(km, lang)} {direction(bearing, lang)}"
     return f"向{direction(bearing, lang)}{distance_text(km, lang)}"
@@ -125,7 +125,7 @@ def _suffix(km: float, bearing: float, lang: str) -> str:
 
 def line(name: str, km: float, bearing: float, lang: str) -> str:
     """One short line of guidance to a shelter."""
-    return _prefix(name, lang) + _suffix(km, bearing, lang)
+    return prefix(name, lang) + suffix(km, bearing, lang)
 
 
 def _names(shelters: ShelterArrays, which: np.ndarray, lang: str, with_address: bool) -> np.ndarray:
@@ -135,7 +135,7 @@ def _names(shelters: ShelterArrays, which: np.ndarray, lang: str, with_address: 
         name = s.display_name(lang)
         if with_address:
             name += f" ({s.display_address(lang)})" if lang.startswith("en") else f"（{s.display_address(lang)}）"
-        out[i] = _prefix(name, lang)
+        out[i] = prefix(name, lang)
     return out
 
 
@@ -152,6 +152,6 @@ def guidance(found: Nearest, shelters: ShelterArrays, lang: str, with_address: b
     octant = (((found.bearing[has, 0] + 22.5) % 360) // 45).astype(np.int64)
     which, by_shelter = np.unique(first[has], return_inverse=True)
     ways, by_way = np.unique((np.minimum(metres, 2**40) << 3) | octant, return_inverse=True)
-    suffixes = np.array([_suffix((w >> 3) / 1000.0, (w & 7) * 45.0, lang) for w in ways.tolist()], dtype=object)
+    suffixes = np.array([suffix((w >> 3) / 1000.0, (w & 7) * 45.0, lang) for w in ways.tolist()], dtype=object)
     out[has] = _names(shelters, which, lang, with_address)[by_shelter.reshape(-1)] + suffixes[by_way.reshape(-1)]
     return out.tolist()

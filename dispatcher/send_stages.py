@@ -36,6 +36,7 @@ from . import keys, latency
 from .alerts import STOPPED, AlertRecord, Lifecycle
 from .circuit import Permit
 from .batch_scripts import GROUPS, BatchScripts
+from .cost import SMS_CHANNELS, queue_incurred, units_per_message
 from .delivery import State, count
 from .metrics import timed_send
 from .settings import Settings
@@ -76,6 +77,7 @@ class ShardReport:
     queued: int = 0         #: put off to the retry schedule
     cancelled: int = 0
     expired: int = 0
+    suppressed: int = 0     #: held back by the organisation's hard cost budget
     reclaimed: int = 0      #: claims of a dead run, sent again
     by_channel: dict[str, int] = field(default_factory=dict)
 
@@ -100,6 +102,11 @@ class BatchContext:
     queue_at: float | None = None                          #: retry on the schedule at this time
     circuit: tuple[int, int] = (0, 0)                      #: (successes, failures) not yet counted
     failed_over: np.ndarray = field(default_factory=lambda: EMPTY)
+    #: Notices differing per subscriber (shelter guidance): ``which[i]`` indexes ``variants`` for
+    #: ``asked[i]``; empty: everyone gets ``notice``.
+    variants: tuple[Notice, ...] = ()
+    which: np.ndarray | None = None
+    claimed_which: np.ndarray | None = None                #: ``which`` of the claimed offsets
 
 
 @dataclass
@@ -214,6 +221,12 @@ class SendPath:
         ctx.offs = claimed.tolist()
         ctx.ids = (claimed + shard * self.size).tolist()
         ctx.endpoints = self._claimed_endpoints(ctx, eps[0] if eps else None)
+        if ctx.variants and ctx.which is not None:
+            if len(ctx.offs) == len(ctx.asked):
+                ctx.claimed_which = ctx.which
+            else:
+                by_offset = dict(zip(ctx.asked.tolist(), ctx.which.tolist()))
+                ctx.claimed_which = np.array([by_offset[o] for o in ctx.offs], dtype=np.int64)
         ctx.outcome = [ENDPOINT_REMOVED if v.guarded and not e else None for e in ctx.endpoints]
         ctx.pending = [i for i, o in enumerate(ctx.outcome) if o is None]
         return True
@@ -259,7 +272,9 @@ class SendPath:
     async def _attempt(self, ctx: BatchContext) -> float:
         """One request for the pending subscribers; returns the longest Retry-After asked."""
         pending = ctx.pending
-        if len(pending) == len(ctx.offs):
+        if ctx.claimed_which is not None:
+            answers = await self._send_variants(ctx, pending)
+        elif len(pending) == len(ctx.offs):
             answers = await timed_send(ctx.via.adapter, ctx.notice, ctx.ids, ctx.endpoints)
         else:
             answers = await timed_send(ctx.via.adapter, ctx.notice, [ctx.ids[i] for i in pending],
@@ -275,6 +290,22 @@ class SendPath:
         ctx.circuit = (0, 1) if 2 * len(retry) > len(pending) else (1, 0)
         ctx.pending = retry
         return retry_after
+
+    @staticmethod
+    async def _send_variants(ctx: BatchContext, pending: list[int]) -> list[Result]:
+        """One request per distinct notice among the pending subscribers, all at once; answers in
+        ``pending`` order."""
+        at = np.asarray(pending, dtype=np.int64)
+        which = ctx.claimed_which[at]
+        groups = [at[which == v] for v in np.unique(which).tolist()]
+        variants = [ctx.variants[int(ctx.claimed_which[g[0]])] for g in groups]
+        replies = await asyncio.gather(*(
+            timed_send(ctx.via.adapter, n, [ctx.ids[i] for i in g.tolist()], [ctx.endpoints[i] for i in g.tolist()])
+            for n, g in zip(variants, groups)))
+        answers: dict[int, Result] = {}
+        for g, reply in zip(groups, replies):
+            answers.update(zip(g.tolist(), reply))
+        return [answers[i] for i in pending]
 
     async def _count_attempt(self, ctx: BatchContext) -> None:
         """Count an attempt towards the circuit before retrying (the last one goes with the record)."""
@@ -300,6 +331,7 @@ class SendPath:
                                   [keys.counters(ctx.rec.id), keys.TOTALS, keys.latency(ctx.rec.id),
                                    keys.LATENCY_TOTALS], self._counters(ctx, r))
         self.history.queue_by_reason(pipe, ctx.shard, ctx.rec.id, ctx.via.name, r.over_by_reason)
+        queue_incurred(pipe, ctx.rec.id, ctx.rec.org, ctx.via.name, self._units(ctx, r), self.clock())
         moved = (await pipe.execute())[at]
         want = [len(g) for g in groups]
         if list(moved) != want:
@@ -340,6 +372,18 @@ class SendPath:
         out += [(SENT, 2, f), (SENT, 3, f)]
         out += [(0, 0, k, n) for k, n in r.reasons.items()]
         return out
+
+    @staticmethod
+    def _units(ctx: BatchContext, r: Routing) -> int:
+        """Cost units of the accepted sends: messages, or SMS segments (per distinct text, not per subscriber)."""
+        name, n = ctx.via.name, len(r.accepted)
+        if name not in SMS_CHANNELS or not n:
+            return n
+        if ctx.claimed_which is None:
+            return n * units_per_message(name, ctx.notice.body)
+        accepted = np.isin(np.asarray(ctx.offs), r.accepted)
+        per_variant = np.bincount(ctx.claimed_which[accepted], minlength=len(ctx.variants))
+        return sum(k * units_per_message(name, ctx.variants[v].body) for v, k in enumerate(per_variant.tolist()) if k)
 
     @staticmethod
     def _report(ctx: BatchContext, r: Routing) -> None:

@@ -25,6 +25,38 @@ def _pairs(value: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _costs(value: str) -> tuple[tuple[str, float], ...]:
+    """"sms=0.04,hms=0" → (("sms", 0.04), ("hms", 0.0)): a unit cost per message (per segment for SMS)."""
+    out = []
+    for item in _list(value):
+        name, _, amount = item.partition("=")
+        try:
+            cost = float(amount)
+        except ValueError:
+            cost = -1.0
+        if not name.strip() or not cost >= 0 or cost == float("inf"):
+            raise ValueError(f"WARNCAST_COSTS: expected channel=unit cost (a number ≥ 0), got {item!r}")
+        out.append((name.strip(), cost))
+    return tuple(out)
+
+
+def _budgets(value: str) -> tuple[tuple[str, float, float | None], ...]:
+    """"bjmb=500:800,chaoyang=100" → ((org, soft, hard or None), …): monthly budgets per organisation."""
+    out = []
+    for item in _list(value):
+        org, _, limits = item.rpartition("=")
+        soft, _, hard = limits.partition(":")
+        try:
+            pair = (float(soft), float(hard) if hard else None)
+        except ValueError:
+            pair = (-1.0, None)
+        if not org.strip() or pair[0] < 0 or (pair[1] is not None and pair[1] < pair[0]):
+            raise ValueError(f"WARNCAST_COST_BUDGETS: expected organisation=soft[:hard] (numbers, hard ≥ soft), "
+                             f"got {item!r}")
+        out.append((org.strip(), *pair))
+    return tuple(out)
+
+
 def _follows(value: str) -> tuple[tuple[str, str], ...]:
     """"https://a/feed.atom=bjmb,https://b/rss=chaoyang" → ((url, issuer), …) (split at the last '=')."""
     out = []
@@ -129,6 +161,14 @@ class Settings:
     stream_limit: int = 5
     #: An alert's progress stream ends after this long (s) with a final "closed" event.
     stream_max_s: float = 3600.0
+    #: What one message costs per channel (per segment for SMS; smpp costs what sms does unless given).
+    costs: tuple[tuple[str, float], ...] = (("sms", 0.04), ("hms", 0.0), ("fcm", 0.0), ("apns", 0.0),
+                                            ("webpush", 0.0))
+    cost_currency: str = "CNY"
+    #: Monthly budgets per organisation, in the currency: (org, soft limit, hard limit or None). Over the
+    #: soft limit the issuer is warned and an audit entry written; over the hard limit SMS stops for all
+    #: but top-tier alerts (Actual, Extreme, Immediate).
+    cost_budgets: tuple[tuple[str, float, float | None], ...] = ()
     #: A console session ends after this long without a request (s); signing in again starts a new one.
     console_session_s: int = 8 * 3600
     #: The live dashboard reads the alerts once per tick for every open dashboard (s), keeps this much
@@ -207,6 +247,9 @@ class Settings:
             signing_cert_file=_env("WARNCAST_SIGNING_CERT_FILE", ""),
             follow=_follows(_env("WARNCAST_FOLLOW", "")),
             follow_interval_s=float(_env("WARNCAST_FOLLOW_INTERVAL_S", "30")),
+            costs=_costs(_env("WARNCAST_COSTS", "sms=0.04,hms=0,fcm=0,apns=0,webpush=0")),
+            cost_currency=_env("WARNCAST_COST_CURRENCY", "CNY"),
+            cost_budgets=_budgets(_env("WARNCAST_COST_BUDGETS", "")),
             sensor_keys=_secrets(_env("WARNCAST_SENSOR_KEYS", "")),
             sensor_window_s=int(_env("WARNCAST_SENSOR_WINDOW_S", "300")),
             sensor_batch_max=int(_env("WARNCAST_SENSOR_BATCH_MAX", "1000")),

@@ -20,7 +20,10 @@ from subscribers import columns as C
 from . import keys
 from .alerts import STOPPED, AlertRecord, Lifecycle
 from .delivery import State, count, states
+from .cost import BUDGET_REASON, SMS_CHANNELS, over_hard_budget
+from .render import KIND
 from .send_stages import EMPTY, BatchContext, ShardReport, ShardRun
+from .shelter_guidance import ShardGuide
 
 
 @dataclass
@@ -28,6 +31,9 @@ class Batch:
     channel: str
     lang: int
     offsets: np.ndarray
+    #: Per offset its shelter guidance key (``ShardGuide.keys``; -1: none), offsets ordered by key.
+    guide_keys: np.ndarray | None = None
+    guide: ShardGuide | None = None
 
 
 class ShardRunning:
@@ -103,8 +109,11 @@ class ShardRunning:
         position = self._positions(st, states(raw_used, self.size), chain)
         todo = np.flatnonzero(np.isin(st, wanted))
         taken = len(todo)
+        guide = await ShardGuide.load(self.redis, self.shelters, shard, todo, rec.alert) if len(todo) else None
         while len(todo) and run.halt is None:
             batches, exhausted = await self._group(shard, todo, chain, langs, position)
+            if guide is not None:
+                self._guide(batches, guide)
             if len(exhausted):
                 moved = await self.transitions.apply(self.redis, shard, alert_id, State.FAILED, exhausted,
                                                      allowed=(State.TARGETED, State.QUEUED, State.FAILOVER))
@@ -159,13 +168,39 @@ class ShardRunning:
         batches.sort(key=lambda b: b.channel != "inapp")
         return batches, np.concatenate(exhausted) if exhausted else EMPTY
 
+    def _guide(self, batches: list[Batch], guide: ShardGuide) -> None:
+        """Give push and SMS batches their subscribers' shelter guidance keys, ordered by key so a
+        chunk holds few distinct texts; a channel that sends one text per request gets the shelter's
+        name and address only (distance and direction would split its requests per subscriber)."""
+        for b in batches:
+            if KIND[b.channel] not in ("push", "sms"):
+                continue
+            k = guide.keys(b.offsets, named_only=self.channels[b.channel].shared_text)
+            if not (k >= 0).any():
+                continue
+            order = np.argsort(k, kind="stable")
+            b.offsets, b.guide_keys, b.guide = b.offsets[order], k[order], guide   # chunks re-sort by offset
+
+    def _variants(self, rec: AlertRecord, g: Batch, base) -> tuple[tuple, np.ndarray | None]:
+        """The distinct notices of a guided batch and, per offset, which one it gets."""
+        if g.guide_keys is None or g.guide is None:
+            return (), None
+        lang = C.LANGUAGES[g.lang]
+        distinct, which = np.unique(g.guide_keys, return_inverse=True)
+        notices = tuple(base if k < 0 else self.renderer.guided(rec, g.channel, lang, g.guide.line(int(k), lang))
+                        for k in distinct.tolist())
+        return notices, which.reshape(-1)
+
     async def _send_groups(self, rec: AlertRecord, shard: int, groups: list[Batch],
                            report: ShardReport, run: ShardRun) -> np.ndarray:
         failed_over: list[np.ndarray] = []
 
         async def run_group(g: Batch) -> None:
+            if g.channel in SMS_CHANNELS and await self._held_by_budget(rec, shard, g.offsets, report):
+                return
             channel = self.channels[g.channel]
             notice = self.renderer.notice(rec, g.channel, C.LANGUAGES[g.lang])
+            variants, which = self._variants(rec, g, notice)
             size = max(1, min(channel.max_batch, self.settings.send_chunk))
             sem = asyncio.Semaphore(max(1, channel.max_in_flight))
 
@@ -175,7 +210,11 @@ class ShardRunning:
                         run.halt = "yield"
                     if run.halt is not None:
                         return
-                    out = await self._send_batch(rec, shard, g.channel, notice, g.offsets[i:i + size], report, run)
+                    chunk, picks = g.offsets[i:i + size], None
+                    if which is not None:       # ordered by guidance to fill chunks; sent in offset order
+                        order = np.argsort(chunk, kind="stable")
+                        chunk, picks = chunk[order], which[i:i + size][order]
+                    out = await self._send_batch(rec, shard, g.channel, notice, chunk, report, run, variants, picks)
                     if len(out):
                         failed_over.append(out)
 
@@ -184,11 +223,27 @@ class ShardRunning:
         await asyncio.gather(*(run_group(g) for g in groups))
         return np.sort(np.concatenate(failed_over)) if failed_over else EMPTY
 
+    async def _held_by_budget(self, rec: AlertRecord, shard: int, offsets: np.ndarray, report: ShardReport) -> bool:
+        """SMS past its organisation's hard monthly budget is not sent (top-tier alerts excepted): the
+        subscribers end suppressed, reason ``budget``."""
+        if not await over_hard_budget(self.redis, self.settings, rec.alert, rec.org, self.clock()):
+            return False
+        moved = await self.transitions.apply(self.redis, shard, rec.id, State.SUPPRESSED, np.sort(offsets),
+                                             allowed=(State.TARGETED, State.QUEUED, State.FAILOVER))
+        if len(moved):
+            pipe = self.redis.pipeline(transaction=False)
+            count(pipe, rec.id, "all", State.SUPPRESSED, len(moved))
+            pipe.hincrby(keys.counters(rec.id), f"reason:sms:{BUDGET_REASON}", len(moved))
+            await pipe.execute()
+        report.suppressed += len(moved)
+        return True
+
     async def _send_batch(self, rec: AlertRecord, shard: int, via: str, notice, offsets: np.ndarray,
-                          report: ShardReport, run: ShardRun) -> np.ndarray:
+                          report: ShardReport, run: ShardRun, variants: tuple = (),
+                          which: np.ndarray | None = None) -> np.ndarray:
         """One batch through the send stages (``dispatcher.send_stages``) on the subscribers' channel
         ``via``; returns the offsets failing over to their next channel."""
-        ctx = BatchContext(rec, shard, self.via(via), notice, offsets, report, run)
+        ctx = BatchContext(rec, shard, self.via(via), notice, offsets, report, run, variants=variants, which=which)
         return await self.send_path.run(ctx)
 
     async def _schedule_retry(self, rec: AlertRecord, shard: int, due: float) -> None:

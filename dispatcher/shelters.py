@@ -206,6 +206,7 @@ class ShelterStore:
     def __init__(self, redis):
         self.redis = redis
         self._arrays: tuple[int, ShelterArrays] | None = None
+        self._indexes: dict[tuple[str, ...], object] = {}
 
     async def get(self, shelter_id: int) -> Shelter:
         raw = await self.redis.hget(keys.SHELTERS, shelter_id)
@@ -297,7 +298,18 @@ class ShelterStore:
         version = int(await self.redis.get(keys.SHELTER_VERSION) or 0)
         if self._arrays is None or self._arrays[0] != version:
             self._arrays = (version, ShelterArrays.build(await self.all()))
+            self._indexes = {}
         return self._arrays[1]
+
+    async def index(self, kinds: tuple[str, ...]):
+        """The grid index (``dispatcher.shelter_index``) of the open shelters fit for ``kinds``, or None
+        when there are none; built once per registry version and kinds."""
+        from .shelter_index import ShelterIndex
+        arrays = await self.arrays()
+        if kinds not in self._indexes:
+            fitting = arrays.fitting(kinds)
+            self._indexes[kinds] = ShelterIndex.build(arrays, fitting) if len(fitting) else None
+        return self._indexes[kinds]
 
 
 @dataclass

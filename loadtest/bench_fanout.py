@@ -33,6 +33,9 @@ Measured, for the embedded mode (top-level keys) and for each mode in ``modes``:
   subscribers, two SimpleWorker processes; ratio = per_s / usual_per_s;
 * ``per_channel_per_s`` (also ``channel_per_s``)  a short run per channel, every subscriber on it: HMS, SMS, in-app (batch
   channels) and FCM, APNs (one request per message);
+* ``shelter_ms``     the same embedded run as a Shelter warning (the 72 synthetic shelters imported; every
+  located subscriber's nearest named in push and SMS) minus the plain run, medians over
+  ``--shelter-pairs`` alternated pairs; ``shelter_ratio`` = shelter_ms / the plain accepted_s (target ≤ 0.15);
 * ``polygon_resolve_ms`` with --polygon: a polygon over a quarter of Beijing, over located subscribers.
 
 The run fails (exit 1) unless, in every mode, the simulators' ledgers and the
@@ -55,11 +58,12 @@ from typing import Sequence
 
 import aiohttp
 
-from dispatcher import keys
+from dispatcher import cap, keys, shelter_import
 from dispatcher.alerts import AlertStore
 from dispatcher.auth import KeyStore
 from dispatcher.demo import sample_alert
 from dispatcher.settings import Settings
+from dispatcher.shelters import ShelterStore
 from dispatcher.store import start_embedded
 from dispatcher.targeting import resolve_shard, target_for
 from subscribers import synth
@@ -73,6 +77,7 @@ SINGLE_CHANNELS = ("fcm", "apns")
 #: The simulators take whatever they are sent (as in `warncast demo`): provider quotas are lifted so the
 #: run measures warncast, not a quota. ``--rate-limits ""`` keeps each adapter's own (SMS: 2,000/s).
 DEFAULT_RATE_LIMITS = "hms=1000000,sms=1000000,fcm=1000000,apns=1000000"
+SHELTERS = Path(__file__).resolve().parents[1] / "dispatcher" / "samples" / "shelters_beijing_synthetic.csv"
 
 
 # -- seeding -----------------------------------------------------------------------------------
@@ -96,6 +101,20 @@ async def seed(redis, n: int, shard_size: int, mix=synth.CHANNEL_MIX) -> float:
         await store.write_many(subs)
     after = (await redis.info("memory"))["used_memory"]
     return (after - before) / n
+
+
+def shelter_alert(xml: bytes) -> bytes:
+    """The same alert telling people to take shelter (CAP responseType Shelter)."""
+    alert = cap.parse_xml(xml)
+    for info in alert.infos:
+        info.response_types = ["Shelter"]
+    return cap.to_xml(alert)
+
+
+async def seed_shelters(redis) -> int:
+    parsed = shelter_import.parse(SHELTERS.read_bytes(), "csv")
+    await ShelterStore(redis).save_many(parsed.shelters)
+    return len(parsed.shelters)
 
 
 async def measure_resolve(redis, alert_store: AlertStore, alert_id: int, shard_size: int, nshards: int,
@@ -125,6 +144,8 @@ class Plan:
     polygon: bool = False
     #: WARNCAST_RATE_LIMITS for the run ("" = each adapter's own quota).
     rate_limits: str = ""
+    #: The 72 synthetic shelters imported and the alert sent as a Shelter warning (``shelter_ms``).
+    shelters: bool = False
 
 
 def _tail(path: Path, n: int = 30) -> str:
@@ -210,6 +231,9 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             await asyncio.sleep(0.05)
 
         xml = sample_alert()
+        if plan.shelters:
+            await seed_shelters(redis)
+            xml = shelter_alert(xml)
         sync.config_resetstat()                 # Redis's own time from here on is the alert's
         redis_cpu_before = redis_cpu_s(sync)
         async with aiohttp.ClientSession() as session:
@@ -327,10 +351,37 @@ async def run_floor(plan: Plan, sims: procs.SimHost, redis_url: str, alert_id: i
 
 
 # -- the whole benchmark -----------------------------------------------------------------------
+async def run_shelter_pairs(n: int, workers: int, rate_limits: str, sims: procs.SimHost, tmp: Path,
+                            settings: Settings, timeout_s: float, pairs: int, plain_s: float | None, log) -> dict:
+    """``shelter_ms``: the same embedded run as a Shelter warning (every located subscriber's nearest of the
+    72 synthetic shelters named in push and SMS) minus the plain run, medians over ``pairs`` alternated
+    pairs (the first plain run is the embedded mode's)."""
+    plain = [plain_s] if plain_s else []
+    guided, ok = [], True
+    for i in range(pairs):
+        if i:
+            log(f"[plain {i + 1}] {n:,} subscribers, the same alert without shelters …", file=sys.stderr)
+            r = await run_once(Plan(f"plain_{i}", n, workers, rate_limits=rate_limits), sims, tmp, settings, timeout_s)
+            plain.append(r["accepted_s"])
+            ok &= r["ledger_ok"]
+        log(f"[shelter {i + 1}] {n:,} subscribers, a Shelter warning with 72 shelters …", file=sys.stderr)
+        r = await run_once(Plan(f"shelter_{i}", n, workers, rate_limits=rate_limits, shelters=True), sims, tmp,
+                           settings, timeout_s)
+        guided.append(r["accepted_s"])
+        ok &= r["ledger_ok"]
+        log(f"[shelter {i + 1}] accepted in {r['accepted_s']} s (plain {plain[-1]} s); last accepted by channel "
+            f"{r['done_s_by_channel']}", file=sys.stderr)
+    base, with_shelters = statistics.median(plain), statistics.median(guided)
+    shelter_ms = (with_shelters - base) * 1000
+    return {"shelter_ms": round(shelter_ms, 1), "shelter_ratio": round(shelter_ms / 1000 / base, 3),
+            "shelter_accepted_s": round(with_shelters, 3), "plain_accepted_s": round(base, 3),
+            "shelter_runs_s": guided, "plain_runs_s": plain, "shelter_ledger_ok": ok}
+
+
 async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequence[str] = MODES,
               usual: bool = True, channels: bool = True, floor: bool = True, usual_n: int = 5_000,
               channel_n: int = 50_000, single_n: int = 5_000, timeout_s: float = 300.0,
-              rate_limits: str = DEFAULT_RATE_LIMITS, log=print) -> dict:
+              rate_limits: str = DEFAULT_RATE_LIMITS, shelter_pairs: int = 1, log=print) -> dict:
     settings = Settings()
     tmp = Path(tempfile.mkdtemp(prefix="warncast-bench-"))
     sims = procs.SimHost(tmp / "simulators.log")
@@ -348,9 +399,12 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
             runs[mode] = await run_once(plan, sims, tmp, settings, timeout_s)
             r = runs[mode]
             log(f"[{mode}] accepted in {r['accepted_s']} s ({r['per_s']:,}/s), ledger ok: {r['ledger_ok']} "
-                f"(targeted {r['targeted']}, sent {r['by_channel']}, duplicates {r['duplicates']})",
+                f"(targeted {r['targeted']}, sent {r['by_channel']}, duplicates {r['duplicates']}; last accepted "
+                f"by channel {r['done_s_by_channel']})",
                 file=sys.stderr)
         top = runs.get("embedded") or next(iter(runs.values()))
+        shelter = await run_shelter_pairs(n, workers, rate_limits, sims, tmp, settings, timeout_s, shelter_pairs,
+                                          top.get("accepted_s"), log) if shelter_pairs and "embedded" in runs else {}
         keep = ("subscribers", "targeted", "sent", "duplicates", "resolve_ms", "first_send_ms", "accepted_s",
                 "receipts_s", "per_s", "floor_per_s", "floor_ratio", "usual_per_s", "usual_ratio",
                 "redis_bytes_per_subscriber", "redis_us_per_subscriber", "redis_commands")
@@ -392,8 +446,9 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
             results["channel_per_s"] = per
             results["per_channel_per_s"] = per
             results["channels"] = detail
+        results.update(shelter)
         results["workers"] = workers
-        results["ok"] = (all(r["ledger_ok"] for r in runs.values())
+        results["ok"] = (all(r["ledger_ok"] for r in runs.values()) and shelter.get("shelter_ledger_ok", True)
                          and all(d["ledger_ok"] for d in results.get("channels", {}).values()))
         return results
     finally:
@@ -470,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rate-limits", default=DEFAULT_RATE_LIMITS,
                    help='provider quotas for the run (WARNCAST_RATE_LIMITS); "" = the adapters\' own')
     p.add_argument("--timeout", type=float, default=300.0, help="seconds one run may take to deliver")
+    p.add_argument("--shelter-pairs", type=int, default=1,
+                   help="(plain, Shelter warning) run pairs for shelter_ms; 0 skips it")
     args = p.parse_args(argv)
     try:
         import uvloop
@@ -481,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              usual=not args.no_usual, channels=not args.no_channels, floor=not args.no_floor,
                              usual_n=args.usual_subscribers, channel_n=args.channel_subscribers,
                              single_n=args.single_subscribers, timeout_s=args.timeout,
-                             rate_limits=args.rate_limits))
+                             rate_limits=args.rate_limits, shelter_pairs=args.shelter_pairs))
     print(table(result, argv))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -15,6 +15,7 @@ from .. import approval_rules, audit, cap, escalation, intake, keys, signatures
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..apikeys import KeyFieldError, check_fields
 from ..audit import Action
+from ..cost_report import alert_cost, budget_warnings
 from ..auth import Caller, authorize_alert, authorize_sender, may_amend, require_amend, same_issuer
 from ..delivery import State, states
 from ..errors import BadRequest, Conflict, Forbidden, Rejected
@@ -66,6 +67,9 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert,
     """Authorise, store and start fanning out an alert; 202 (or 200 for an identical resubmission)."""
     rec, created, more = await admit(request.app, who, alert, remote(request))
     warnings = list(warnings or []) + more
+    if created:
+        engine = request.app[ctx.ENGINE]
+        warnings += [cap.FieldError("cost", m) for m in await budget_warnings(engine, rec, who, remote(request))]
     body = {**rec.summary(), "created": created, "errors": [],
             "warnings": [{"path": w.path, "message": w.message} for w in warnings]}
     return json_response(body, status=202 if created else 200, headers={"Location": rec.links()["self"]})
@@ -160,7 +164,7 @@ async def get_alert(request: web.Request) -> web.Response:
     planned, root = await redis.hmget(keys.alert(rec.id), ["planned", "escalation_root"])
     more = {"escalation": await escalation.status(redis, int(root))} if root else {}
     return json_response({**rec.summary(), "planned": planned is not None, "stats": await alert_stats(redis, rec.id),
-                          "cap": cap.to_dict(rec.alert), **more})
+                          "cost": await alert_cost(request.app[ctx.ENGINE], rec), "cap": cap.to_dict(rec.alert), **more})
 
 
 async def get_xml(request: web.Request) -> web.Response:

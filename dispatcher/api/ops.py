@@ -7,7 +7,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .. import keys, metrics, replays
+from .. import cost, keys, metrics, replays
 from ..circuit import Circuits
 from ..stats import alert_stats, latency_totals, totals
 from . import context as ctx
@@ -61,7 +61,9 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     registry.register(_Collector(await totals(redis), await latency_totals(redis), await engine.subscribers.count(),
                                  await redis.scard(keys.FANOUT_PENDING), await Circuits(redis).snapshot(),
                                  request.app[ctx.POOL]))
-    body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
+    settings = request.app[ctx.SETTINGS]
+    cost_lines = cost.metric_lines(settings, await cost.totals(redis, settings), engine.channels)
+    body = generate_latest(registry) + generate_latest(metrics.REGISTRY) + ("\n".join(cost_lines) + "\n").encode()
     return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 

@@ -7,6 +7,7 @@ from .. import cap, intake, signatures
 from ..auth import authorize_alert, authorize_sender
 from ..cap.errors import FieldError
 from ..errors import Forbidden, Rejected
+from ..cost import all_sms, estimated
 from ..estimate import Audience, dry_record, estimate
 from ..validation import Report, media_type_of, validate
 from . import context as ctx
@@ -55,7 +56,9 @@ async def validate_alert(request: web.Request) -> web.Response:
             where = Audience(app[ctx.REDIS], settings.shard_size, await engine.subscribers.shard_count(),
                              tuple(engine.channels), settings.sms_signature)
             rec = dry_record(alert, await engine.alerts.resolve_references(alert), who.name)
-            out["estimate"] = await estimate(where, rec)
+            est = await estimate(where, rec)
+            est["cost"] = {**estimated(settings, est), "all_sms": all_sms(settings, est)}
+            out["estimate"] = est
     return json_response(_capped(out))
 
 

@@ -76,6 +76,8 @@ class FcmSimulator(HttpSimulator):
         #: bearer -> unix expiry
         self.access_tokens: dict[str, float] = {}
         self.tokens_issued = 0
+        #: token -> body of the last notification accepted for it (what the device shows)
+        self.last_text: dict[str, str] = {}
 
     @property
     def token_uri(self) -> str:
@@ -166,6 +168,7 @@ class FcmSimulator(HttpSimulator):
             return self._error("UNREGISTERED")
         android = message.get("android") or {}
         message_id = f"projects/{self.project_id}/messages/0:{uuid.uuid4().hex}"
+        self.last_text[token] = str((message.get("notification") or {}).get("body", ""))
         self.ledger.record(message_id, token, str(data.get("alert_id", "")), str(android.get("collapse_key", "")))
         await self.stall()
         return web.json_response({"name": message_id})

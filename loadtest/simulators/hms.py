@@ -43,6 +43,8 @@ class HmsSimulator(HttpSimulator):
         #: access token -> unix expiry
         self.access_tokens: dict[str, float] = {}
         self.tokens_issued = 0
+        #: token -> body of the last notification accepted for it (what the device shows)
+        self.last_text: dict[str, str] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/oauth2/v3/token", self._token)
@@ -120,6 +122,7 @@ class HmsSimulator(HttpSimulator):
         if len(illegal) == len(tokens):
             return self._answer("80300007", HMS_ERRORS["80300007"][1], status=400)
         request_id = uuid.uuid4().hex[:20]
+        self.last_text.update(dict.fromkeys(tokens, str((android.get("notification") or {}).get("body", ""))))
         bad = set(illegal)
         for i, token in enumerate(tokens):
             if token not in bad:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("subscribers", "resolve_ms", "first_send_ms", "accepted_s", "receipts_s", "per_s", "floor_per_s",
-        "floor_ratio", "usual_per_s", "usual_ratio", "redis_bytes_per_subscriber", "redis_us_per_subscriber", "duplicates")
+        "floor_ratio", "usual_per_s", "usual_ratio", "redis_bytes_per_subscriber", "redis_us_per_subscriber", "duplicates",
+        "shelter_ms", "shelter_ratio")
 
 
 def test_small_run_has_every_key_and_every_message_once(tmp_path):
@@ -40,6 +41,7 @@ def test_small_run_has_every_key_and_every_message_once(tmp_path):
         assert result.get(key) is not None, key
     assert result["subscribers"] == result["targeted"] == result["sent"] == 3000
     assert result["duplicates"] == 0
+    assert result["shelter_ledger_ok"] and len(result["shelter_runs_s"]) == 1     # the Shelter warning's run
     assert sum(result["by_channel"].values()) == 3000 and set(result["by_channel"]) == {"hms", "sms", "inapp"}
     assert result["floor_sent"] == 3000 and result["floor_duplicates"] == 0
     assert result["usual"]["usual_accepted"] == 200 and result["usual"]["usual_duplicates"] == 0
