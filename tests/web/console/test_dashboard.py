@@ -14,10 +14,13 @@ from playwright.sync_api import expect
 from tests.factories import cap_json
 from tests.web.console.conftest import shot
 from tests.web.console.pages import DashboardPage, SignInPage
+from tests.web.console.server import SUBSCRIBERS as WALKTHROUGH
 from tests.web.console.watch_server import SUBSCRIBERS, WatchServer
 
 pytestmark = pytest.mark.timeout(120)
 SMS = SUBSCRIBERS // 3
+#: Everyone in Beijing: this server's subscribers and the walkthrough's (no SMS among theirs).
+TOTAL = SUBSCRIBERS + sum(WALKTHROUGH.values())
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +56,14 @@ def test_operator_watches_a_fan_out_drills_into_failures_retries_and_cancels(con
     alert_id = publish(console_server, "暴雨黄色预警")
     # the fan-out completes on screen: every in-app send, every SMS refused and moved on to in-app
     expect(dash.bar(alert_id, "inapp")).to_have_attribute("aria-valuetext", "100%", timeout=30_000)
-    expect(dash.card(alert_id)).to_contain_text(f"{SUBSCRIBERS:,} sent of {SUBSCRIBERS:,} targeted (100%)")
+    expect(dash.card(alert_id)).to_contain_text(f"{TOTAL:,} sent of {TOTAL:,} targeted (100%)")
     expect(dash.bar(alert_id, "sms")).to_have_attribute("aria-valuetext", "0%")
     expect(dash.lifecycle(alert_id)).to_have_text("Done")
     expect(dash.chart(alert_id)).not_to_have_attribute("data-points", "0")
     expect(dash.map()).to_have_attribute("data-coloured", "3")
     expect(dash.district_label("Chaoyang")).to_have_text("Chaoyang 100%")
     expect(dash.district_marker("110105")).to_have_attribute("fill", "#00703c")      # 99% or more: green
-    expect(dash.district_row("Dongcheng")).to_contain_text("1,000")
+    expect(dash.district_row("Dongcheng")).to_contain_text(f"{SUBSCRIBERS // 3 + WALKTHROUGH.get('110101', 0):,}")
     expect(dash.health_table("providers")).to_contain_text("Closed (sending)")
     expect(dash.health_table("workers")).to_contain_text("embedded pool")
     shot(page, "console-dashboard", full_page=False)
