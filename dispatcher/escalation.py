@@ -32,15 +32,20 @@ WAITING, CONFIRMED, EXHAUSTED, CLEARED = "waiting", "confirmed", "exhausted", "c
 async def start(redis, root: int, household: Household, device_id: str, incident: str, last: str,
                 alerts: list[int], now: float) -> None:
     """Begin (or keep) the escalation of an incident at alarm level: members have ``delay_s`` to confirm."""
-    key = keys.escalation(root)
-    if await redis.hsetnx(key, "state", WAITING):
-        due = now + household.delay_s
+    if await redis.hsetnx(keys.escalation(root), "state", WAITING):
         pipe = redis.pipeline(transaction=True)
-        pipe.hset(key, mapping={"household": household.id, "device": device_id, "incident": incident,
-                                "step": 0, "last": last, "alerts": orjson.dumps(alerts), "due": repr(due),
-                                "started": repr(now), "steps": b"[]"})
-        pipe.zadd(keys.ESCALATIONS, {root: due})
+        queue_start(pipe, root, household, device_id, incident, last, alerts, now)
         await pipe.execute()
+
+
+def queue_start(pipe, root: int, household: Household, device_id: str, incident: str, last: str,
+                alerts: list[int], now: float) -> None:
+    """The writes that begin an escalation (for an incident just opened: nothing to keep)."""
+    due = now + household.delay_s
+    pipe.hset(keys.escalation(root), mapping={
+        "state": WAITING, "household": household.id, "device": device_id, "incident": incident, "step": 0,
+        "last": last, "alerts": orjson.dumps(alerts), "due": repr(due), "started": repr(now), "steps": b"[]"})
+    pipe.zadd(keys.ESCALATIONS, {root: due})
 
 
 async def stop(redis, root: int) -> None:

@@ -109,10 +109,14 @@ async def deliveries(redis, alert_id: int, wanted: str | None = None) -> list[di
 class PrivateDelivery:
     """Queues Private alerts and delivers them in batches (one per serve process)."""
 
-    def __init__(self, engine, batch_max: int = 500, clock: Callable[[], float] = time.time):
+    def __init__(self, engine, batch_max: int = 250, batches_in_flight: int = 8,
+                 clock: Callable[[], float] = time.time):
         self.engine, self.redis, self.batch_max, self.clock = engine, engine.redis, batch_max, clock
+        self.batches_in_flight = batches_in_flight
         self._advance = Lua(self.redis, ADVANCE)
         self._queue: list[AlertRecord] = []
+        #: Alerts this process has queued or is delivering (the restart sweep leaves them alone).
+        self.pending: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.idle = asyncio.Event()
@@ -130,6 +134,7 @@ class PrivateDelivery:
     def start(self, rec: AlertRecord) -> None:
         """Queue an accepted Private alert."""
         self._queue.append(rec)
+        self.pending.add(rec.id)
         self.idle.clear()
         self._wake.set()
         if self._task is None or self._task.done():
@@ -146,13 +151,29 @@ class PrivateDelivery:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:self.batch_max], self._queue[self.batch_max:]
-            try:
-                await self.deliver_many(batch)
-            except Exception:
-                log.exception("delivering %d Private alerts failed; they stay pending and are retried", len(batch))
+        """Batches side by side (up to ``batches_in_flight``): a slow provider in one batch never holds
+        back the first sends of the next."""
+        running: set[asyncio.Task] = set()
+        while self._queue or running:
+            while self._queue and len(running) < self.batches_in_flight:
+                batch, self._queue = self._queue[:self.batch_max], self._queue[self.batch_max:]
+                running.add(asyncio.ensure_future(self._one_batch(batch)))
+            self._wake.clear()
+            waker = asyncio.ensure_future(self._wake.wait())      # a new alert starts at once if there is room
+            done, _ = await asyncio.wait(running | {waker}, return_when=asyncio.FIRST_COMPLETED)
+            waker.cancel()
+            running -= done
         self.idle.set()
+
+    async def _one_batch(self, batch: list[AlertRecord]) -> None:
+        try:
+            # taken now: other processes' restart sweeps leave them alone for their grace period
+            await self.redis.zadd(keys.PRIVATE_PENDING, {r.id: self.clock() for r in batch}, xx=True)
+            await self.deliver_many(batch)
+        except Exception:
+            log.exception("delivering %d Private alerts failed; they stay pending and are retried", len(batch))
+        finally:
+            self.pending.difference_update(r.id for r in batch)
 
     async def numbers(self, rec: AlertRecord) -> dict[str, str]:
         """Address token → phone number of the plain-number escalation contacts an alert names."""
@@ -190,10 +211,12 @@ class PrivateDelivery:
             count(pipe, rec.id, "all", State.TARGETED, len(found))
             pipe.hset(keys.alert(rec.id), mapping={"targeted": len(found), "planned": 1})
         await pipe.execute()
-        await asyncio.gather(*(self._deliver(rec, [subs[s] for s in dict.fromkeys(sids) if s in subs], numbers)
-                               for (rec, numbers), sids in zip(batch, audiences)))
+        sent = await asyncio.gather(*(self._deliver(rec, [subs[s] for s in dict.fromkeys(sids) if s in subs], numbers)
+                                      for (rec, numbers), sids in zip(batch, audiences)))
+        await self._record([rec for rec, _ in batch], sent)
 
-    async def _deliver(self, rec: AlertRecord, subs: list, numbers: dict[str, str]) -> None:
+    async def _deliver(self, rec: AlertRecord, subs: list, numbers: dict[str, str]) -> dict[int, list[str]]:
+        """Every addressee's channels at once (the first only, unless an alarm); the channels each went out on."""
         groups: dict[tuple[str, str], list] = {}
         for sub in subs:
             chain = [c for c in sub.channels if c in self.engine.channels and (c == "inapp" or c in sub.endpoints)]
@@ -206,7 +229,7 @@ class PrivateDelivery:
                 sent[sid].append(ch)
         if numbers and "sms" in self.engine.channels:
             await self._text_numbers(rec, numbers)
-        await self._record(rec, sent)
+        return sent
 
     async def _send(self, rec: AlertRecord, channel: str, lang: str, members: list) -> list[int]:
         """One channel's send to some addressees, retried while the provider asks to; the ids it accepted."""
@@ -243,11 +266,18 @@ class PrivateDelivery:
         count(pipe, rec.id, "sms", State.SENT, len(ok), (self.clock() - rec.accepted_at) * 1000)
         await pipe.execute()
 
-    async def _record(self, rec: AlertRecord, sent: dict[int, list[str]]) -> None:
-        """States, channels and counters in one MULTI; then the alert is done."""
+    async def _record(self, recs: list[AlertRecord], sents: list[dict[int, list[str]]]) -> None:
+        """The batch's states, channels and counters in one MULTI; then each alert is done."""
+        pipe = self.redis.pipeline(transaction=True)
+        for rec, sent in zip(recs, sents):
+            self._queue_record(pipe, rec, sent)
+        await pipe.execute()
+        await asyncio.gather(*(self.engine.alerts.set_lifecycle(r.id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
+                               for r in recs))
+
+    def _queue_record(self, pipe, rec: AlertRecord, sent: dict[int, list[str]]) -> None:
         changes = {str(s): (State.SENT if chans else State.FAILED) for s, chans in sent.items()}
         latency_ms = (self.clock() - rec.accepted_at) * 1000
-        pipe = self.redis.pipeline(transaction=True)
         if changes:
             self._advance.queue(pipe, [keys.addressed(rec.id)], [x for k, v in changes.items() for x in (k, int(v))])
         by_channel: dict[str, int] = {}
@@ -260,8 +290,6 @@ class PrivateDelivery:
             count(pipe, rec.id, c, State.SENT, n, latency_ms)
         count(pipe, rec.id, "all", State.FAILED, sum(1 for c in sent.values() if not c))
         pipe.zrem(keys.PRIVATE_PENDING, rec.id)
-        await pipe.execute()
-        await self.engine.alerts.set_lifecycle(rec.id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
 
     async def acknowledge(self, rec: AlertRecord, sid: int, state: State) -> tuple[int, bool]:
         """A device's receipt for a Private alert: (the state now, whether it moved)."""

@@ -137,10 +137,14 @@ class Incidents:
         """The incident's latest message (and first, when it opens it); the message's alert record
         learns the incident's first alert (its escalation) in the same round trip."""
         pipe = self.redis.pipeline(transaction=False)
+        self.queue_published(pipe, device_id, incident, last, root, alert_id, alert_root)
+        await pipe.execute()
+
+    def queue_published(self, pipe, device_id: str, incident: str, last: str, root: str = "",
+                        alert_id: int | None = None, alert_root: str = "") -> None:
         self._set_last.queue(pipe, [keys.incident(device_id)], [incident, last, root])
         if alert_id is not None and alert_root:
             pipe.hset(keys.alert(alert_id), "escalation_root", alert_root)
-        await pipe.execute()
 
     async def forget(self, device_id: str, incident: str) -> None:
         """Drop an incident whose alert could not be published (only that incident, if still open)."""

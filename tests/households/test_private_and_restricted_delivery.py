@@ -119,3 +119,23 @@ async def test_a_private_alert_stopped_while_queued_is_not_sent(api):
     live, _ = await engine.alerts.accept(cap.parse_json(orjson.dumps(_private([a["id"]]))), "t", org="bjmb")
     await api.app[ctx.PRIVATE].deliver_many([live])                 # the same path sends one that is not stopped
     assert live.id in await inbox_ids(api, a["token"])
+
+
+async def test_a_private_alert_a_restart_left_undelivered_goes_out_once(api):
+    import time
+
+    from dispatcher import cap, keys
+    from dispatcher.api import context as ctx
+    from dispatcher.api.sensor_publish import redeliver_pending
+    a = await api.register(regions=["110105"])
+    engine, redis = api.app[ctx.ENGINE], api.app[ctx.REDIS]
+    rec, _ = await engine.alerts.accept(cap.parse_json(orjson.dumps(_private([a["id"]]))), "t", org="bjmb")
+    await redis.zadd(keys.PRIVATE_PENDING, {rec.id: rec.accepted_at})       # accepted, then the process died
+    api.app[ctx.PRIVATE].pending.add(rec.id)
+    assert await redeliver_pending(api.app, time.time() + 60) == 0           # still being delivered here
+    api.app[ctx.PRIVATE].pending.discard(rec.id)
+    assert await redeliver_pending(api.app, time.time() + 60) == 1
+    await drain(api)
+    assert rec.id in await inbox_ids(api, a["token"])
+    assert await redis.zscore(keys.PRIVATE_PENDING, rec.id) is None
+    assert await redeliver_pending(api.app, time.time() + 120) == 0

@@ -137,14 +137,16 @@ async def test_an_alarm_that_could_not_be_published_is_raised_again_by_the_next_
     from dispatcher.api import sensor_publish
     from dispatcher.errors import Unavailable
     _, _, device = await home(api)
-    real = sensor_publish.admit
+    real, real_many = sensor_publish.admit, sensor_publish.admit_many
 
     async def down(*a, **kw):
         raise Unavailable("Redis went away")
     monkeypatch.setattr(sensor_publish, "admit", down)
+    monkeypatch.setattr(sensor_publish, "admit_many", down)      # the batch fails, then each alone
     status, body = await post_events(api, [{"device_id": device, "value": 400}])
     assert status == 200 and body["alerts"][0]["error"] == "Redis went away"
     monkeypatch.setattr(sensor_publish, "admit", real)
+    monkeypatch.setattr(sensor_publish, "admit_many", real_many)
     _, body = await post_events(api, [{"device_id": device, "value": 400}])
     assert [a["action"] for a in body["alerts"]] == ["open"] and body["alerts"][0]["alert_id"]
 
