@@ -59,8 +59,13 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(_templates.__file_
 
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
-    """UI strings per language, one data file shared by the server and console.js."""
-    return orjson.loads((STATIC / "i18n.json").read_bytes())
+    """UI strings per language, shared by the server and console.js: i18n.json, then each page group's
+    own i18n-<group>.json (a key is defined once)."""
+    out = orjson.loads((STATIC / "i18n.json").read_bytes())
+    for extra in sorted(STATIC.glob("i18n-*.json")):
+        for lang, strings in orjson.loads(extra.read_bytes()).items():
+            out.setdefault(lang, {}).update(strings)
+    return out
 
 
 def translator(lang: str):
@@ -102,7 +107,7 @@ def nav_for(request: web.Request, role: str) -> list[NavItem]:
     return [n for n in NAV if role in n.roles and n.path in routes]
 
 
-def _json_for_script(data) -> str:
+def json_for_script(data) -> str:
     """JSON safe inside a <script type="application/json"> element."""
     return orjson.dumps(data).decode().replace("<", "\\u003c")
 
@@ -114,7 +119,7 @@ def render_html(request: web.Request, template: str, **context: Any) -> str:
     return _env.get_template(template).render(
         lang=lang, t=translator(lang), who=who, csrf=found.csrf if found else "",
         nav=nav_for(request, who.role) if who else [], path=request.path, path_qs=request.path_qs, static="/console/static",
-        strings_json=_json_for_script(catalogue()[lang]), languages=LANGUAGES, **context)
+        strings_json=json_for_script(catalogue()[lang]), languages=LANGUAGES, **context)
 
 
 async def read_form(request: web.Request):
