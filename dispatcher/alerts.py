@@ -159,8 +159,8 @@ class AlertStore:
 
     async def accept(self, alert: cap.Alert, issuer: str, hold: bool = False,
                      now: float | None = None, *, org: str = "", key_id: int | None = None,
-                     amends: list[int] | None = None, scopes: tuple[str, ...] = ("*",)
-                     ) -> tuple[AlertRecord, bool]:
+                     amends: list[int] | None = None, scopes: tuple[str, ...] = ("*",),
+                     approved_by: str = "") -> tuple[AlertRecord, bool]:
         """Store a validated alert. Returns (record, created); an identical resubmission returns the
         existing record with created=False; the same identity with other content is a Conflict.
         Identity is per organisation: another organisation's alert never blocks or answers for it."""
@@ -184,7 +184,7 @@ class AlertStore:
         lifecycle = Lifecycle.HELD if hold else (Lifecycle.SENDING if fans_out(alert) else Lifecycle.STORED)
         amends = _default_amends(alert, refs) if amends is None else [r for r in amends if r in refs]
         rec = AlertRecord(alert_id, alert, xml, lifecycle, now, issuer, lane_for(alert), refs,
-                          expires.timestamp() if expires else None, org=org, key_id=key_id,
+                          expires.timestamp() if expires else None, approved_by, org=org, key_id=key_id,
                           amends=amends, scopes=tuple(scopes))
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.alert(alert_id), mapping={
@@ -192,7 +192,7 @@ class AlertStore:
             "issuer": issuer, "lane": rec.lane, "refs": orjson.dumps(refs), "amends": orjson.dumps(amends),
             "scopes": orjson.dumps(list(rec.scopes)),
             "expires_at": repr(rec.expires_at) if rec.expires_at else "", "org": org,
-            "key_id": "" if key_id is None else key_id,
+            "key_id": "" if key_id is None else key_id, **({"approved_by": approved_by} if approved_by else {}),
         })
         pipe.zadd(keys.ALERT_INDEX, {alert_id: now})
         pipe.zadd(keys.alerts_of(org), {alert_id: now})

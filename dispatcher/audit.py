@@ -35,6 +35,11 @@ class Action(str, Enum):
     COST_BUDGET = "cost.budget"                 #: an alert's organisation is over its monthly cost budget
     CONSOLE_SIGNED_IN = "console.signed-in"     #: someone signed in to the console with their key
     CONSOLE_SIGNED_OUT = "console.signed-out"   #: someone signed out of the console
+    DRAFT_SAVED = "draft.saved"                 #: a console draft was written: a new draft or a new version
+    DRAFT_SUBMITTED = "draft.submitted"         #: a draft version was sent for approval
+    DRAFT_APPROVED = "draft.approved"           #: a second person approved a draft version (it is then published)
+    DRAFT_REJECTED = "draft.rejected"           #: a draft version was rejected with a reason
+    DRAFT_CANCELLED = "draft.cancelled"         #: a draft was withdrawn, or its published alert cancelled
 
 
 def _who(who) -> dict[str, str]:

@@ -24,6 +24,10 @@ SENDERS = f"{PREFIX}:senders"                   #: hash CAP sender → organisat
 AUDIT = f"{PREFIX}:audit"                       #: capped stream: who did what, when, from where
 LIFECYCLE_LOG = f"{PREFIX}:lifecycle-log"       #: capped stream of every alert lifecycle transition
 APPROVAL_RULE = f"{PREFIX}:approval-rule"         #: the approval severities the last process started with
+APPROVAL_RULES = f"{PREFIX}:approval-rules"       #: JSON: the approval rules an operator saved (see approval_rules)
+DRAFT_SEQ = f"{PREFIX}:draft:seq"               #: INCR → next console draft id
+DRAFT_INDEX = f"{PREFIX}:drafts"                #: zset draft id → last change (s)
+DRAFTS_PENDING = f"{PREFIX}:drafts:pending"     #: zset draft id → submitted (s): waiting for approval
 AUTH_FAILURES = f"{PREFIX}:authfail"            #: prefix: per-client-address failed-authentication counters
 INAPP_CHANNEL = f"{PREFIX}:inapp"               #: pub/sub: in-app deliveries for live streams
 RETRY_SCHEDULE = f"{PREFIX}:retries"           #: zset "<alert>:<shard>" → when its queued retries are due
@@ -55,6 +59,26 @@ def console_session(sid_digest: str) -> str:
     """hash: key_id, name, role, org, csrf, created, seen, admin; expires after the idle time.
     Named by the SHA-256 of the session id, so what Redis holds cannot be used as a cookie."""
     return f"{PREFIX}:console:session:{sid_digest}"
+
+
+def draft(draft_id: int) -> str:
+    """hash: state, org, version (current), created, updated, alert_id, approved_by, rejection (JSON)."""
+    return f"{PREFIX}:draft:{{d{draft_id}}}"
+
+
+def draft_versions(draft_id: int) -> str:
+    """hash version number → JSON {form, author: {key_id, name, org}, at}; every version kept."""
+    return f"{PREFIX}:draft:{{d{draft_id}}}:versions"
+
+
+def draft_log(draft_id: int) -> str:
+    """list of JSON events, oldest first: each transition of the draft, written with it."""
+    return f"{PREFIX}:draft:{{d{draft_id}}}:log"
+
+
+def drafts_of(org: str) -> str:
+    """zset draft id → last change (s): one organisation's drafts."""
+    return f"{PREFIX}:drafts:org:{org}"
 
 
 def auth_failures(client: str) -> str:

@@ -191,6 +191,8 @@ class Settings:
     sensor_sender: str = "sensors@warncast"
     #: How often the serve process looks for due escalations and undelivered Private alerts (s).
     escalation_poll_s: float = 1.0
+    #: Where the composer's warning-signal templates are (one JSON file per signal); empty = the shipped ones.
+    signal_templates_dir: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -234,6 +236,7 @@ class Settings:
             live_history_s=float(_env("WARNCAST_LIVE_HISTORY_S", "300")),
             live_recent_alerts=int(_env("WARNCAST_LIVE_RECENT_ALERTS", "8")),
             live_streams=int(_env("WARNCAST_LIVE_STREAMS", "100")),
+            signal_templates_dir=_env("WARNCAST_SIGNAL_TEMPLATES_DIR", ""),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
             max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
             max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from subscribers.columns import CHANNEL_NAMES
 
-from .. import audit, cap, escalation, intake, keys, signatures
+from .. import approval_rules, audit, cap, escalation, intake, keys, signatures
 from ..alerts import STOPPED, AlertRecord, Lifecycle
 from ..apikeys import KeyFieldError, check_fields
 from ..audit import Action
@@ -76,10 +76,11 @@ async def accept(request: web.Request, who: Caller, alert: cap.Alert,
 
 
 async def admit(app: web.Application, who: Caller, alert: cap.Alert, origin: str, *,
-                never_hold: bool = False) -> tuple[AlertRecord, bool, list[cap.FieldError]]:
-    """Authorise, store and start fanning out an alert (the API, followed feeds, sensor alarms):
-    (record, created, warnings about its references). ``never_hold``: a machine alarm to a household,
-    which no approver stands between."""
+                never_hold: bool = False, approved_by: str = "") -> tuple[AlertRecord, bool, list[cap.FieldError]]:
+    """Authorise, store and start fanning out an alert (the API, followed feeds, sensor alarms, the
+    console): (record, created, warnings about its references). ``never_hold``: a machine alarm to a
+    household, which no approver stands between; ``approved_by``: a second person already approved it
+    (in the console), so no approval rule holds it."""
     engine = app[ctx.ENGINE]
     if who.role != "operator" or alert.msg_type != "Cancel":      # an operator may only stop warnings
         authorize_alert(who, alert)
@@ -87,10 +88,11 @@ async def admit(app: web.Application, who: Caller, alert: cap.Alert, origin: str
     warnings = intake.reference_warnings(await engine.alerts.unknown_references(alert))
     amends = await _amendable(engine, who, alert)
     # Stopping a warning is never held for approval; only new or widening messages wait.
-    hold = (alert.severity() in app[ctx.SETTINGS].approval_severities and alert.status == "Actual"
-            and alert.msg_type != "Cancel" and not never_hold)
+    rules = await approval_rules.load(app[ctx.REDIS], app[ctx.SETTINGS].approval_severities)
+    hold = (not approved_by and not never_hold
+            and rules.needs_approval(alert.severity(), alert.status, who.org, alert.msg_type))
     rec, created = await engine.alerts.accept(alert, who.name, hold=hold, org=who.org, key_id=who.key_id,
-                                              amends=amends, scopes=who.scopes)
+                                              amends=amends, scopes=who.scopes, approved_by=approved_by)
     if created:
         action = Action.ALERT_CANCELLED if alert.msg_type == "Cancel" else Action.ALERT_PUBLISHED
         await audit.record(app[ctx.REDIS], action, who, origin, alert=rec.id, identifier=alert.identifier,
@@ -295,6 +297,17 @@ async def cancel_as(request: web.Request, who: Caller) -> web.Response:
     """``cancel`` for a caller already authenticated (an API key, or a console session)."""
     who.require("issuer", "operator", "admin")
     rec = await _visible(request, who, path_id(request))
+    note = None
+    if request.can_read_body and request.content_type == "application/json":
+        body = await read_json(request, 64 * 1024)
+        note = body.get("note") if isinstance(body, dict) else None
+        if note is not None and not isinstance(note, str):
+            raise BadRequest("note must be text", [{"field": "note", "message": "must be a string"}])
+    return await accept(request, who, cancel_message(who, rec, note))
+
+
+def cancel_message(who: Caller, rec: AlertRecord, note: str | None = None) -> cap.Alert:
+    """The CAP Cancel of an alert (Rejected when it cannot be cancelled); publish it with ``admit``."""
     if rec.alert.msg_type == "Cancel":
         raise Rejected("a Cancel cannot be cancelled")
     if rec.lifecycle in (Lifecycle.CANCELLED,):
@@ -304,19 +317,12 @@ async def cancel_as(request: web.Request, who: Caller) -> web.Response:
     a = rec.alert
     tz = a.sent.tzinfo or timezone(timedelta(hours=8))
     sent = datetime.now(tz).replace(microsecond=0)
-    note = None
-    if request.can_read_body and request.content_type == "application/json":
-        body = await read_json(request, 64 * 1024)
-        note = body.get("note") if isinstance(body, dict) else None
-        if note is not None and not isinstance(note, str):
-            raise BadRequest("note must be text", [{"field": "note", "message": "must be a string"}])
-    cancel_alert = cap.Alert(
+    return cap.Alert(
         identifier=f"{a.identifier}-cancel-{int(time.time())}", sender=_cancel_sender(who, rec), sent=sent,
         sent_text=cap.format_datetime(sent), status=a.status, msg_type="Cancel", scope=a.scope,
         restriction=a.restriction, addresses=list(a.addresses), note=note or "cancelled by the issuer",
         references=[cap.Reference(a.sender, a.identifier, a.sent_text)],
         infos=[_cancel_info(i) for i in a.infos])
-    return await accept(request, who, cancel_alert)
 
 
 def _cancel_sender(who: Caller, rec: AlertRecord) -> str:

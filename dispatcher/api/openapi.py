@@ -271,3 +271,58 @@ OPENAPI["paths"].update({
 from .openapi_households import PATHS as _HOUSEHOLD_PATHS  # noqa: E402
 
 OPENAPI["paths"].update(_HOUSEHOLD_PATHS)
+# -- the console's drafts, approvals, composer and rules (session + CSRF token) ---------------------
+_DRAFT_ERR = {"400": "malformed body; the field is named", "401": "no console session",
+              "403": "role not allowed, CSRF token missing, or an author approving", "404": "no such draft",
+              "409": "the draft moved on (state or version)", "422": "the warning would be refused; fields named"}
+_VERSION = {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer"}}}
+OPENAPI["paths"].update({
+    "/console/compose": {"get": _op("The composer page (issuer); ?draft=<id> or ?update=<alert id>", "console",
+                                    _CONSOLE_PAGE, security=False,
+                                    params=[{"name": "draft", "in": "query", "schema": {"type": "string"}},
+                                            {"name": "update", "in": "query", "schema": {"type": "string"}}])},
+    "/console/drafts": {"get": _op("An issuer's drafts page", "console", _CONSOLE_PAGE, security=False)},
+    "/console/approvals": {"get": _op("The approvals page (operator)", "console", _CONSOLE_PAGE, security=False)},
+    "/console/rules": {
+        "get": _op("The approval-rules page (operator)", "console", _CONSOLE_PAGE, security=False),
+        "post": _op("Save approval rules from the page's form (operator; csrf field)", "console",
+                    {"200": "saved", "403": "role or CSRF token", "422": "a rule is wrong"}, security=False,
+                    body=_FORM)},
+    "/console/api/approval-rules": {
+        "get": _op("The approval rules in force", "console", {"200": "rules", "401": "no session"}, security=False),
+        "put": _json_body(_op("Replace the approval rules, or {\"reset\": true} (operator)", "console",
+                              {"200": "rules", "401": "no session", "403": "role or CSRF token",
+                               "422": "a rule is wrong; its field named"}, security=False),
+                          {"type": "object", "properties": {"rules": {"type": "array"}, "reset": {"type": "boolean"}}})},
+    "/console/api/templates": {"get": _op("The warning-signal template library", "console",
+                                          {"200": "signals and levels", "401": "no session"}, security=False)},
+    "/console/api/regions": {"get": _op("Region tree and approximate district outlines", "console",
+                                        {"200": "regions", "401": "no session"}, security=False)},
+    "/console/api/preview": {"post": _json_body(_op(
+        "Render a form for every channel and language, with the validator's findings and the estimate (issuer)",
+        "console", {"200": "preview", **_DRAFT_ERR}, security=False), {"type": "object"})},
+    "/console/api/drafts": {
+        "get": _op("Drafts: an issuer's organisation's, or ?pending=1 for approvers", "console",
+                   {"200": "drafts", "401": "no session"}, security=False,
+                   params=[{"name": "pending", "in": "query", "schema": {"type": "string"}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer"}}]),
+        "post": _json_body(_op("A new draft from a form (issuer)", "console", {"201": "the draft", **_DRAFT_ERR},
+                               security=False), {"type": "object", "properties": {"form": {"type": "object"}}})},
+    "/console/api/drafts/{id}": {
+        "get": _op("A draft with every version, its history and authors", "console", {"200": "draft", **_DRAFT_ERR},
+                   security=False, params=[ID]),
+        "put": _json_body(_op("A new version of a draft (issuer)", "console", {"200": "draft", **_DRAFT_ERR},
+                              security=False, params=[ID]),
+                          {"type": "object", "properties": {"version": {"type": "integer"}, "form": {"type": "object"}}})},
+    "/console/api/drafts/{id}/diff": {"get": _op("What changed between two versions", "console",
+                                                 {"200": "changes", **_DRAFT_ERR}, security=False,
+                                                 params=[ID, {"name": "from", "in": "query", "schema": {"type": "integer"}},
+                                                         {"name": "to", "in": "query", "schema": {"type": "integer"}}])},
+})
+for _step, _what in (("submit", "Submit a version: to approval, or published when no rule applies (issuer)"),
+                     ("approve", "Approve a version and publish it (operator; never an author)"),
+                     ("reject", "Reject a version with a reason its authors read (operator)"),
+                     ("cancel", "Withdraw a draft, or cancel its published alert")):
+    OPENAPI["paths"][f"/console/api/drafts/{{id}}/{_step}"] = {"post": _json_body(_op(
+        _what, "console", {"200": "draft", **_DRAFT_ERR}, security=False, params=[ID]),
+        _VERSION if _step != "cancel" else {"type": "object"})}

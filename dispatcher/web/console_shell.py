@@ -102,7 +102,7 @@ def nav_for(request: web.Request, role: str) -> list[NavItem]:
     return [n for n in NAV if role in n.roles and n.path in routes]
 
 
-def _json_for_script(data) -> str:
+def json_for_script(data) -> str:
     """JSON safe inside a <script type="application/json"> element."""
     return orjson.dumps(data).decode().replace("<", "\\u003c")
 
@@ -114,7 +114,7 @@ def render_html(request: web.Request, template: str, **context: Any) -> str:
     return _env.get_template(template).render(
         lang=lang, t=translator(lang), who=who, csrf=found.csrf if found else "",
         nav=nav_for(request, who.role) if who else [], path=request.path, path_qs=request.path_qs, static="/console/static",
-        strings_json=_json_for_script(catalogue()[lang]), languages=LANGUAGES, **context)
+        strings_json=json_for_script(catalogue()[lang]), languages=LANGUAGES, **context)
 
 
 async def read_form(request: web.Request):

@@ -40,3 +40,9 @@ def test_every_key_of_an_alert_hashes_to_the_alert_tag(alert_id):
 def test_keys_written_by_one_script_share_a_slot():
     assert key_slot(keys.delivery_state(5, 9).encode()) == key_slot(keys.delivery_channel(5, 9).encode())
     assert key_slot(keys.circuit("hms").encode()) == key_slot(keys.CIRCUIT_INDEX.encode())
+
+
+@pytest.mark.parametrize("draft_id", [1, 77, 99_999])
+def test_a_drafts_keys_share_a_slot_so_a_transition_is_one_script(draft_id):
+    slots = {key_slot(fn(draft_id).encode()) for fn in (keys.draft, keys.draft_versions, keys.draft_log)}
+    assert len(slots) == 1

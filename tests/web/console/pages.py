@@ -47,3 +47,104 @@ class ConsolePage:
         self.page.get_by_role("button", name="Sign out").or_(self.page.get_by_role("button", name="退出登录")).click()
         expect(self.page.get_by_role("status")).to_be_visible()
         return SignInPage(self.page, "")
+
+
+class ComposePage:
+    def __init__(self, page: Page, base_url: str):
+        self.page, self.base_url = page, base_url
+
+    def open(self) -> "ComposePage":
+        self.page.goto(self.base_url + "/console/compose")
+        expect(self.page.locator("#template option")).not_to_have_count(1)
+        return self
+
+    def choose_template(self, signal: str, level: str) -> None:
+        self.page.get_by_label("Warning signal").select_option(label=signal)
+        self.page.locator("#levels").get_by_label(level, exact=True).check()
+
+    def text(self, lang: str, field: str) -> Locator:
+        return self.page.locator(f"#{field}-{lang}")
+
+    def choose_region(self, name: str) -> None:
+        self.page.get_by_label("Search districts and streets").fill(name)
+        self.page.locator("#region-tree label.region", has_text=name).first.locator("input").check()
+        self.page.get_by_label("Search districts and streets").fill("")
+
+    def draw_polygon(self, corners: list[tuple[float, float]]) -> None:
+        """Corners as fractions of the map's width and height, clicked in order, then Finish."""
+        self.page.get_by_role("button", name="Draw a polygon").click()
+        self.page.locator("#map").scroll_into_view_if_needed()
+        box = self.page.locator("#map").bounding_box()
+        for fx, fy in corners:
+            self.page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        self.page.get_by_role("button", name="Finish polygon").click()
+
+    def area_summary(self) -> Locator:
+        return self.page.locator("#area-summary")
+
+    def preview_title(self, lang: str, channel: str) -> Locator:
+        return self.page.locator(f'.preview-lang[data-lang="{lang}"] [data-channel="{channel}"] .card-title')
+
+    def sms_meta(self, lang: str) -> Locator:
+        return self.page.locator(f'.preview-lang[data-lang="{lang}"] .sms-meta')
+
+    def estimate_total(self) -> Locator:
+        return self.page.locator("#estimate-total")
+
+    def submit(self) -> None:
+        self.page.get_by_role("button", name="Submit").click()
+
+    def status(self) -> Locator:
+        return self.page.locator("#compose-status")
+
+
+class DraftsPage:
+    def __init__(self, page: Page, base_url: str):
+        self.page, self.base_url = page, base_url
+
+    def open(self) -> "DraftsPage":
+        self.page.goto(self.base_url + "/console/drafts")
+        expect(self.page.locator("#drafts-table tbody tr[data-draft]").first).to_be_visible()
+        return self
+
+    def row(self, headline: str) -> Locator:
+        return self.page.locator("#drafts-table tbody tr", has=self.page.locator(".draft-headline", has_text=headline))
+
+    def edit(self, headline: str) -> ComposePage:
+        self.row(headline).get_by_role("link", name="Edit").click()
+        compose = ComposePage(self.page, self.base_url)
+        expect(self.page.locator("#headline-zh-CN")).not_to_have_value("")
+        return compose
+
+
+class ApprovalsPage:
+    def __init__(self, page: Page, base_url: str):
+        self.page, self.base_url = page, base_url
+
+    def open(self) -> "ApprovalsPage":
+        self.page.goto(self.base_url + "/console/approvals")
+        expect(self.page.locator("#pending-list li").first).not_to_have_text("Loading…")
+        return self
+
+    def review(self, headline: str) -> None:
+        self.page.locator("#pending-list button", has_text=headline).first.click()
+        expect(self.page.locator("#review-title")).to_contain_text(headline)
+
+    def diff_note(self) -> Locator:
+        return self.page.locator("#review-diff .hint")
+
+    def inserted(self) -> Locator:
+        return self.page.locator("#review-diff ins")
+
+    def reject(self, reason: str) -> None:
+        self.page.get_by_label("Reason for rejecting").fill(reason)
+        self.page.get_by_role("button", name="Reject").click()
+
+    def approve(self) -> int:
+        """Approve and publish; the alert id the status line names."""
+        self.page.get_by_role("button", name="Approve and publish").click()
+        expect(self.status()).to_contain_text("published as alert")
+        return int(self.status().inner_text().rsplit(" ", 1)[1].rstrip("."))
+
+    def status(self) -> Locator:
+        return self.page.locator("#approvals-status")
