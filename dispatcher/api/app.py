@@ -25,7 +25,7 @@ from .common import errors_middleware, security_headers
 from . import audit_api, callbacks, cap_feed, inbox, issuer, keys_api, ops, subscriber_api, validate_api
 from . import households_api, sensors_api, shelters_api
 from ..web import console_audit, console_compose, console_drafts_api, console_review, console_rules, console_signin
-from ..web import console_drill, console_live
+from ..web import console_drill, console_live, console_watch
 from ..web import vendor as web_vendor
 from ..web import views as web_views
 
@@ -106,6 +106,7 @@ def make_app(settings: Settings, store: Store, *, workers: int | None = None, ch
     console_audit.setup(app)
     console_live.setup(app)
     console_drill.setup(app)
+    console_watch.setup(app)
     console_drafts_api.setup(app)
     console_rules.setup(app)
     console_compose.setup(app)

@@ -271,6 +271,21 @@ OPENAPI["paths"].update({
 from .openapi_households import PATHS as _HOUSEHOLD_PATHS  # noqa: E402
 
 OPENAPI["paths"].update(_HOUSEHOLD_PATHS)
+
+# -- the operator's console pages --------------------------------------------------------
+OPENAPI["paths"].update({
+    "/console/dashboard": {"get": _op("The live dashboard page (operator)", "console", _CONSOLE_PAGE, security=False)},
+    "/console/dashboard/alerts/{id}": {"get": _op(
+        "An alert's failure drill-down page (operator)", "console", _CONSOLE_PAGE, security=False,
+        params=[ID, {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                {"name": "reason", "in": "query", "schema": {"type": "string"}},
+                {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+                {"name": "retried", "in": "query", "schema": {"type": "integer"}}])},
+    "/console/dashboard/alerts/{id}/retry": {"post": _op(
+        "Retry these (form: csrf, channel, reason, subscriber_id…; operator)", "console",
+        {"303": "back to the drill-down", **ERR}, security=False, params=[ID],
+        body="application/x-www-form-urlencoded")},
+})
 # -- the console's drafts, approvals, composer and rules (session + CSRF token) ---------------------
 _DRAFT_ERR = {"400": "malformed body; the field is named", "401": "no console session",
               "403": "role not allowed, CSRF token missing, or an author approving", "404": "no such draft",

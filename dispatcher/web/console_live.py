@@ -10,13 +10,14 @@ import time
 
 from aiohttp import web
 
-from ..auth import Caller, unauthorized
+from ..auth import Caller
 from ..live_hub import LiveHub
 from ..live_read import LiveReader
 from ..stream_slots import StreamSlot
 from ..stream_slots import identity as stream_identity
 from ..api import context as ctx
 from ..api.common import caller
+from . import session
 
 LIVE_HUB: web.AppKey[LiveHub] = web.AppKey("live_hub")
 ROLES = {"operator", "admin"}
@@ -31,10 +32,6 @@ async def operator(request: web.Request, *, change: bool = False) -> Caller:
         who = await caller(request)
         who.require(*sorted(ROLES))
         return who
-    try:
-        from . import session
-    except ImportError:                  # sessions not available: API keys only
-        raise unauthorized() from None
     who = await session.console_caller(request, roles=ROLES)
     if change:
         session.check_csrf(request)

@@ -59,8 +59,13 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(_templates.__file_
 
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
-    """UI strings per language, one data file shared by the server and console.js."""
-    return orjson.loads((STATIC / "i18n.json").read_bytes())
+    """UI strings per language, shared by the server and console.js: i18n.json, then each page group's
+    own i18n-<group>.json (a key is defined once)."""
+    out = orjson.loads((STATIC / "i18n.json").read_bytes())
+    for extra in sorted(STATIC.glob("i18n-*.json")):
+        for lang, strings in orjson.loads(extra.read_bytes()).items():
+            out.setdefault(lang, {}).update(strings)
+    return out
 
 
 def translator(lang: str):
