@@ -12,7 +12,7 @@ import time
 import orjson
 
 from . import cap, keys
-from .alerts import AlertRecord, AlertStore, Lifecycle, _digest, fans_out, lane_for
+from .alerts import LIFECYCLE_FROM, STOPPED, AlertRecord, AlertStore, Lifecycle, _digest, fans_out, lane_for
 from .errors import Rejected
 
 
@@ -85,3 +85,24 @@ def _queue_write(pipe, rec: AlertRecord, digest: str, triple: str) -> None:
         pipe.sadd(keys.FANOUT_PENDING, rec.id)
     if rec.alert.scope == "Public" and rec.alert.status == "Actual":
         pipe.zadd(keys.ACTIVE_ALERTS, {rec.id: rec.expires_at or rec.accepted_at + 86_400 * 365})
+
+
+async def finish_many(store: AlertStore, alert_ids: list[int], by: str = "system") -> list[int]:
+    """``set_lifecycle(DONE, only_from=(SENDING,))`` for many alerts, in two round trips; the ids that moved."""
+    allowed = ",".join(s.value for s in LIFECYCLE_FROM[Lifecycle.DONE] if s is Lifecycle.SENDING)
+    pipe = store.redis.pipeline(transaction=False)
+    for a in alert_ids:
+        store._set_lifecycle.queue(pipe, [keys.alert(a)], [Lifecycle.DONE.value, allowed])
+    moved = [a for a, was in zip(alert_ids, await pipe.execute() if alert_ids else []) if was]
+    if not moved:
+        return []
+    pipe = store.redis.pipeline(transaction=False)
+    for a in moved:
+        pipe.xadd(keys.LIFECYCLE_LOG, {"lifecycle": Lifecycle.DONE.value, "alert": a, "by": by, "t": repr(time.time())},
+                  maxlen=100_000, approximate=True)
+        if Lifecycle.DONE in STOPPED:
+            pipe.zrem(keys.ACTIVE_ALERTS, a)
+    await pipe.execute()
+    for a in moved:
+        store.forget_lifecycle(a, Lifecycle.DONE)
+    return moved

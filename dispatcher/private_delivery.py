@@ -28,6 +28,7 @@ from channels.base import Outcome
 from . import keys
 from .alerts import STOPPED, AlertRecord, Lifecycle
 from .circuit import Permit
+from .alerts_many import finish_many
 from .delivery import REACHED, State, count
 from .lua import Lua
 from .metrics import timed_send
@@ -272,8 +273,7 @@ class PrivateDelivery:
         for rec, sent in zip(recs, sents):
             self._queue_record(pipe, rec, sent)
         await pipe.execute()
-        await asyncio.gather(*(self.engine.alerts.set_lifecycle(r.id, Lifecycle.DONE, only_from=(Lifecycle.SENDING,))
-                               for r in recs))
+        await finish_many(self.engine.alerts, [r.id for r in recs])
 
     def _queue_record(self, pipe, rec: AlertRecord, sent: dict[int, list[str]]) -> None:
         changes = {str(s): (State.SENT if chans else State.FAILED) for s, chans in sent.items()}

@@ -8,7 +8,7 @@ import time
 import orjson
 from aiohttp import web
 
-from .. import audit, cap, keys
+from .. import approval_rules, audit, cap, keys
 from ..alerts import AlertRecord, Lifecycle
 from ..alerts_many import accept_many
 from ..audit import Action
@@ -24,8 +24,8 @@ async def admit_many(app: web.Application, who: Caller, alerts: list[cap.Alert],
         authorize_alert(who, alert)
     for sender in sorted({a.sender for a in alerts}):
         await authorize_sender(who, next(a for a in alerts if a.sender == sender), app[ctx.KEYS])
-    severities = app[ctx.SETTINGS].approval_severities
-    holds = [a.severity() in severities and a.status == "Actual" and not never_hold for a in alerts]
+    rules = await approval_rules.load(app[ctx.REDIS], app[ctx.SETTINGS].approval_severities)
+    holds = [not never_hold and rules.needs_approval(a.severity(), a.status, who.org, a.msg_type) for a in alerts]
     results = await accept_many(app[ctx.ENGINE].alerts, alerts, who.name, holds, org=who.org, key_id=who.key_id,
                                 scopes=who.scopes)
     created = [rec for rec, new in results if new]

@@ -37,3 +37,17 @@ async def test_a_resubmission_in_a_batch_returns_the_stored_alert(redis_aio):
     first, = await accept_many(store, [alert], "sensors", [False], org="sensors")
     second, = await accept_many(store, [alert], "sensors", [False], org="sensors")
     assert first[1] is True and second == (second[0], False) and second[0].id == first[0].id
+
+
+async def test_finishing_many_moves_only_those_still_sending_and_logs_each(redis_aio):
+    from dispatcher.alerts import Lifecycle
+    from dispatcher.alerts_many import finish_many
+    store = AlertStore(redis_aio)
+    a, _ = await store.accept(_private("a"), "sensors", org="sensors")
+    b, _ = await store.accept(_private("b"), "sensors", org="sensors")
+    await store.set_lifecycle(b.id, Lifecycle.CANCELLED)
+    assert await finish_many(store, [a.id, b.id]) == [a.id]
+    assert await AlertStore(redis_aio).lifecycle(a.id) is Lifecycle.DONE
+    assert await AlertStore(redis_aio).lifecycle(b.id) is Lifecycle.CANCELLED
+    log = [e for _, e in await redis_aio.xrange(keys.LIFECYCLE_LOG)]
+    assert [(e[b"alert"], e[b"lifecycle"]) for e in log][-1] == (str(a.id).encode(), b"done")

@@ -85,3 +85,31 @@ class WarningPage:
 
     def map(self) -> Locator:
         return self.page.get_by_role("img", name="Sketch of where you and the nearest shelters are")
+
+
+class SettingsPage:
+    def __init__(self, page: Page):
+        self.page = page
+        self.heading = page.get_by_role("heading", name="Settings", level=2)
+
+    @classmethod
+    def open(cls, page: Page) -> "SettingsPage":
+        page.locator(".nav").get_by_role("button", name="Settings").click()
+        settings = cls(page)
+        expect(settings.heading).to_be_visible()
+        return settings
+
+    def sms_row(self) -> Locator:
+        """What Settings says of the SMS number (the <dd> after "SMS")."""
+        return self.page.locator("#me dt:text-is('SMS') + dd")
+
+    def status(self) -> Locator:
+        return self.page.locator("#sms-status")
+
+    def ask_for_code(self, number: str) -> None:
+        self.page.get_by_label("Mobile number").fill(number)
+        self.page.get_by_role("button", name="Text me a code").click()
+
+    def enter_code(self, code: str) -> None:
+        self.page.get_by_label("Code from the text message").fill(code)
+        self.page.get_by_role("button", name="Confirm my number").click()

@@ -34,6 +34,11 @@ export const register = (fields) => call("POST", "/api/v1/subscribers", { body: 
 export const me = (s) => call("GET", `/api/v1/subscribers/${s.id}`, { token: s.token });
 export const forget = (s) => call("DELETE", `/api/v1/subscribers/${s.id}`, { token: s.token });
 export const setLocation = (s, loc) => call("PATCH", `/api/v1/subscribers/${s.id}`, { token: s.token, body: { location: loc } });
+export const setSms = (s, number, channels) =>
+  call("PATCH", `/api/v1/subscribers/${s.id}`, { token: s.token, body: { endpoints: { sms: number }, channels } });
+export const smsCode = (s) => call("POST", `/api/v1/subscribers/${s.id}/sms:verify`, { token: s.token, body: {} });
+export const smsConfirm = (s, code) =>
+  call("POST", `/api/v1/subscribers/${s.id}/sms:verify`, { token: s.token, body: { code } });
 export const inbox = (s) => call("GET", "/api/v1/inbox", { token: s.token });
 export const receipt = (s, alertId, status) =>
   call("POST", "/api/v1/receipts", { token: s.token, body: { alert_id: alertId, status } });

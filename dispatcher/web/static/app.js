@@ -356,6 +356,7 @@ async function renderSettings() {
       [t("me_location"), sub.location ? `${sub.location.lat}, ${sub.location.lon}` : t("me_none")],
       [t("me_level"), (LEVELS.find((l) => l.severity === sub.preferences.min_severity) || LEVELS[0])[language()]],
       [t("me_language"), sub.language === "en" ? "English" : "中文"],
+      [t("me_sms"), smsText(sub)],
     ];
     dl.replaceChildren(...rows.flatMap(([k, v]) => [
       Object.assign(document.createElement("dt"), { textContent: k }),
@@ -363,6 +364,47 @@ async function renderSettings() {
   } catch (err) {
     if (err instanceof api.ApiError && err.status === 401) forgotten();
   }
+}
+
+// -- SMS fallback: the number counts only once confirmed with the code texted to it ----------------
+function smsText(sub) {
+  if (sub.endpoints && sub.endpoints.sms) {
+    if (state.me.smsPending) { delete state.me.smsPending; api.save(state.me); }
+    return t("sms_confirmed", { number: sub.endpoints.sms });
+  }
+  return state.me.smsPending ? t("sms_unconfirmed", { number: state.me.smsPending }) : t("sms_none");
+}
+
+function smsError(err) {
+  const first = err instanceof api.ApiError && (err.body.errors || [])[0];
+  $("#sms-status").textContent = first ? `${err.message}: ${first.message}` : t("sms_failed");
+}
+
+async function smsSend(ev) {
+  ev.preventDefault();
+  const number = $("#sms-number").value.trim();
+  if (!number) { $("#sms-status").textContent = t("sms_number_missing"); $("#sms-number").focus(); return; }
+  try {
+    const out = await api.setSms(state.me, number, ["inapp", "sms"]);
+    state.me.smsPending = out.sms ? out.sms.number : null;
+    api.save(state.me);
+    await api.smsCode(state.me);
+    $("#sms-code-form").hidden = false;
+    $("#sms-status").textContent = t("sms_sent", { number: state.me.smsPending });
+    $("#sms-code").focus();
+  } catch (err) { smsError(err); }
+  renderSettings();
+}
+
+async function smsConfirm(ev) {
+  ev.preventDefault();
+  try {
+    await api.smsConfirm(state.me, $("#sms-code").value.trim());
+    $("#sms-code-form").hidden = true;
+    $("#sms-code").value = "";
+    $("#sms-status").textContent = t("sms_done");
+  } catch (err) { smsError(err); }
+  renderSettings();
 }
 
 function forgotten() {
@@ -414,6 +456,8 @@ function wire() {
   $("#confirm").addEventListener("click", () => confirmSeen(state.open));
   $("#alarm-confirm").addEventListener("click", () => { const id = Number($("#alarm").dataset.alertId); $("#alarm").hidden = true; confirmSeen(id); });
   $("#alarm-open").addEventListener("click", () => { $("#alarm").hidden = true; openItem(Number($("#alarm").dataset.alertId)); });
+  $("#sms-form").addEventListener("submit", smsSend);
+  $("#sms-code-form").addEventListener("submit", smsConfirm);
   $("#sound").addEventListener("change", (e) => localStorage.setItem("warncast.sound", e.target.checked ? "on" : "off"));
   $("#loc-update").addEventListener("click", () => locate(async (loc, why) => {
     if (!loc) { $("#loc-status").textContent = t("geo_denied", { why }); return; }

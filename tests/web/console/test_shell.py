@@ -47,3 +47,17 @@ def test_an_issuer_is_refused_operator_pages_on_a_phone(phone, console_server):
     expect(page.locator("#forbidden-reason")).to_contain_text("operator")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+
+
+def test_signing_in_and_reaching_a_page_works_from_the_keyboard(desktop, console_server):
+    page = desktop.new_page()
+    page.goto(console_server.url + "/console/sign-in")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    page.locator("#key").focus()
+    page.keyboard.type(console_server.keys["issuer"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#signed-in-as")).to_contain_text("Li Wei")
+    page.get_by_role("navigation").get_by_role("link", name="My drafts").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("My drafts")

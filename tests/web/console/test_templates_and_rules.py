@@ -101,3 +101,25 @@ async def test_an_issuer_cannot_change_the_rules(api):
         assert status == 403 and body["errors"][0]["field"] == "role"
     finally:
         await issuer.close()
+
+
+async def test_the_rules_page_saves_a_rule_from_its_form_and_goes_back_to_the_setting(api):
+    operator = ConsoleClient(api.url)
+    try:
+        await operator.sign_in(api.keys["operator"])
+        status, _, page = await operator.get("/console/rules")
+        assert status == 200 and 'name="severities_0"' in page
+        form = [("csrf", operator.csrf), ("severities_0", ""), ("severities_0", "Extreme"), ("severities_0", "Severe"),
+                ("statuses_0", "Actual"), ("orgs_0", "bjmb, chaoyang")]
+        async with operator.session.post(api.url + "/console/rules", data=form) as r:
+            assert r.status == 200 and "审批规则已保存" in await r.text()      # zh-CN: the browser named no language
+        _, now = await operator.call("GET", "/console/api/approval-rules")
+        assert now["rules"] == [{"severities": ["Extreme", "Severe"], "statuses": ["Actual"], "orgs": ["bjmb", "chaoyang"]}]
+        async with operator.session.post(api.url + "/console/rules", data=[("csrf", operator.csrf), ("reset", "1")]) as r:
+            assert r.status == 200
+        _, now = await operator.call("GET", "/console/api/approval-rules")
+        assert now["source"] == "settings"
+        async with operator.session.post(api.url + "/console/rules", data=[("severities_0", "Minor")]) as r:
+            assert r.status == 403 and "CSRF" in (await r.json())["error"]
+    finally:
+        await operator.close()
