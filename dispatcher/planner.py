@@ -1,7 +1,7 @@
 """Planning: an alert cut into shard jobs.
 
 The planner first stops what the alert supersedes or cancels (``dispatcher.lifecycle``),
-builds the alert's target once (in a worker thread), then resolves each shard's
+builds the alert's target once (in a worker thread, or inline for a small Immediate one: ``inline``), then resolves each shard's
 audience and writes it as that shard's delivery-state string (``targeted`` /
 ``suppressed`` bytes) in one SET NX, so a re-plan after a crash changes nothing,
 and hands the shard to the job runner. The first job starts after the first
@@ -14,12 +14,12 @@ import asyncio
 import numpy as np
 
 from . import keys
-from .alerts import AlertRecord, Lifecycle, fans_out
+from .alerts import LANES, AlertRecord, Lifecycle, fans_out
 from .delivery import State, count
 from .forwarding import forward_to_webhooks
 from .lifecycle import amendment
 from .groups import group_of
-from .targeting import Target, resolve_shard, target_for
+from .targeting import Target, resolve_shard, small_area, target_for
 
 SET_IF_ABSENT = "return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0"
 
@@ -51,7 +51,8 @@ class Planning:
             return 0
         await self.redis.sadd(keys.FANOUT_PENDING, alert_id)
         await self._amend(rec)
-        target = await asyncio.to_thread(self.target, rec)     # CPU: thousands of geocodes, polygons
+        inline = self.inline(rec)
+        target = self.target(rec) if inline else await asyncio.to_thread(self.target, rec)
         if rec.alert.scope == "Restricted":
             target.only = await restricted_group(self.redis, rec)
         nshards = await self.subscribers.shard_count()
@@ -61,7 +62,7 @@ class Planning:
         total = 0
         for shard in range(nshards):        # shard by shard: the first job starts after the first shard
             if not target.skips(shard, self.size):
-                total += await self._plan_shard(rec, target, shard)
+                total += await self._plan_shard(rec, target, shard, inline)
         await self.redis.hset(keys.alert(alert_id), mapping={"planned": 1})
         if webhook:
             await webhook
@@ -76,8 +77,18 @@ class Planning:
             if stop_as is not None:
                 await self.stop(ref, stop_as, by=rec.issuer)
 
-    async def _plan_shard(self, rec: AlertRecord, target: Target, shard: int) -> int:
-        targeted, suppressed = await resolve_shard(self.redis, shard, target, self.size, self.clock())
+    @staticmethod
+    def inline(rec: AlertRecord) -> bool:
+        """Target and match on the event loop? Only an Immediate alert with a small area: then each step
+        is a few milliseconds of numpy, while a worker thread would wait for the GIL in 5 ms slices
+        behind a loop busy with a running fan-out, then for the loop to take its answer (hundreds of
+        milliseconds before a red alert's first send). Anything larger (thousands of geocodes,
+        polygons) goes to worker threads: no alert can stall the API."""
+        return rec.lane == LANES[0] and small_area(rec)
+
+    async def _plan_shard(self, rec: AlertRecord, target: Target, shard: int, inline: bool = False) -> int:
+        targeted, suppressed = await resolve_shard(self.redis, shard, target, self.size, self.clock(),
+                                                   inline=inline)
         if len(targeted) == 0 and len(suppressed) == 0:
             return 0
         st = np.zeros(self.size, dtype=np.uint8)

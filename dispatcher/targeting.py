@@ -66,6 +66,18 @@ class Target:
         return lo == hi and not self.reached_from
 
 
+#: An alert naming at most this many geocodes and no polygon or circle has a small area: its target is
+#: built, and its shards matched, in a few milliseconds.
+SMALL_AREA_CODES = 64
+
+
+def small_area(rec: AlertRecord) -> bool:
+    """Few geocodes, no polygon or circle (in every info): cheap to target, whatever the audience."""
+    areas = [a for info in rec.alert.infos for a in info.areas]
+    return (sum(len(a.geocodes) for a in areas) <= SMALL_AREA_CODES
+            and not any(a.polygons or a.circles for a in areas))
+
+
 def target_for(rec: AlertRecord) -> Target:
     alert = rec.alert
     # A Cancel reaches those its alerts reached; one naming alerts never seen here reaches its own area.
@@ -120,16 +132,17 @@ MATCH_COLUMNS = [C.FLAGS, *C.REGIONS, C.MIN_SEVERITY, C.OPTED_OUT, C.QUIET_HOURS
 
 
 async def resolve_shard(redis, shard: int, target: Target, size: int,
-                        now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        now: float | None = None, inline: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(targeted offsets, suppressed offsets) of one shard, sorted. The reads are one round trip (and
-    the geometry's own); the matching runs in a worker thread, never on the event loop (an alert of
-    24,000 geocodes must not stall the API)."""
-    targeted, suppressed, _ = await resolve_shard_columns(redis, shard, target, size, now)
+    the geometry's own); the matching runs in a worker thread, off the event loop (an alert of 2,000
+    geocodes must not stall the API), unless ``inline`` (see ``Planning.inline``)."""
+    targeted, suppressed, _ = await resolve_shard_columns(redis, shard, target, size, now, inline=inline)
     return targeted, suppressed
 
 
 async def resolve_shard_columns(redis, shard: int, target: Target, size: int, now: float | None = None,
-                                extra: tuple[C.Column, ...] = ()) -> tuple[np.ndarray, np.ndarray, dict]:
+                                extra: tuple[C.Column, ...] = (), inline: bool = False
+                                ) -> tuple[np.ndarray, np.ndarray, dict]:
     """As :func:`resolve_shard`, plus the shard's columns by name (``extra`` ones read in the same round trip)."""
     names = MATCH_COLUMNS + [col for col in extra if col not in MATCH_COLUMNS]
     pipe = redis.pipeline(transaction=False)
@@ -144,8 +157,10 @@ async def resolve_shard_columns(redis, shard: int, target: Target, size: int, no
     raw = await pipe.execute()
     geo = await geo_task if geo_task is not None else None
     reach_geo = await reach_task if reach_task is not None else None
-    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time(), names,
-                                   target.only_in(shard, size))
+    only = target.only_in(shard, size)
+    if inline:
+        return match_shard(target, size, raw, geo, reach_geo, now or time.time(), names, only)
+    return await asyncio.to_thread(match_shard, target, size, raw, geo, reach_geo, now or time.time(), names, only)
 
 
 def match_shard(target: Target, size: int, raw: list, geo: np.ndarray | None, reach_geo: np.ndarray | None,

@@ -24,6 +24,8 @@ Measured, for the embedded mode (top-level keys) and for each mode in ``modes``:
   alert's end, receipts included) / N; ``redis_commands`` the five costliest commands by INFO
   commandstats (wall µs inside Redis, overlapping: EXEC includes its commands, EVAL the calls its
   script makes);
+* ``cpu_s``          CPU seconds from the publish to the alert's end, per process: the API / fan-out,
+  the simulators, the RQ workers, redis-server (per channel too: which side a channel's rate is bound by);
 * ``peak_rss_mib``   peak resident memory (VmHWM) of the API / fan-out process, each worker, the
   simulator process and redis-server;
 * ``duplicates``     messages beyond the first per (alert, recipient), over every ledger and in-app;
@@ -171,6 +173,12 @@ async def _wait_http(url: str, proc, log: Path, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{_tail(log)}")
 
 
+def _cpu(pids: dict) -> dict[str, float]:
+    """CPU seconds used so far by the API / fan-out process, the simulators and the workers (summed)."""
+    return {"api": procs.cpu_s(pids["api"]) or 0.0, "simulators": procs.cpu_s(pids["simulators"]) or 0.0,
+            "workers": sum(procs.cpu_s(p) or 0.0 for p in pids["workers"])}
+
+
 def redis_cpu_s(sync) -> float:
     """CPU seconds redis-server has used (INFO cpu, user + system)."""
     cpu = sync.info("cpu")
@@ -236,6 +244,8 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             xml = shelter_alert(xml)
         sync.config_resetstat()                 # Redis's own time from here on is the alert's
         redis_cpu_before = redis_cpu_s(sync)
+        pids = {"api": api.pid, "simulators": sims.pid, "workers": [w.pid for w in workers]}
+        cpu_before = _cpu(pids)
         async with aiohttp.ClientSession() as session:
             t0 = time.time()
             async with session.post(f"{url}/api/v1/alerts", data=xml, headers={
@@ -274,6 +284,7 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
                 break
             await asyncio.sleep(0.02)
         redis_us, top_commands = redis_time(sync, redis_cpu_before)
+        cpu_after = _cpu(pids)
         full = await sims.stats(full=True)
         sent = procs.accepted(full)
         duplicates = sum(v.get("duplicates", 0) for v in full.values())
@@ -294,6 +305,7 @@ async def run_once(plan: Plan, sims: procs.SimHost, tmp: Path, settings: Setting
             "publish_ms": round((t_202 - t0) * 1000, 1),
             "redis_us_per_subscriber": round(redis_us / max(1, plan.n), 2),
             "redis_commands": top_commands,
+            "cpu_s": {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before} | {"redis": round(redis_us / 1e6, 2)},
             "redis_bytes_per_subscriber": round(bytes_per_sub, 1),
             "seed_s": round(seed_s, 1),
             "peak_rss_mib": {
@@ -422,6 +434,7 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
             results["geo_index_bytes_per_subscriber"] = top.get("geo_index_bytes_per_subscriber")
         results["mode"] = "embedded" if "embedded" in runs else next(iter(runs))
         results["peak_rss_mib"] = top["peak_rss_mib"]
+        results["cpu_s"] = top["cpu_s"]
         results["by_channel"] = top["by_channel"]
         results["rate_limits"] = rate_limits or "adapter defaults"
         results["done_s_by_channel"] = top["done_s_by_channel"]
@@ -442,7 +455,7 @@ async def run(n: int, polygon: bool = False, workers: int = 2, *, modes: Sequenc
                 r = await run_once(plan, sims, tmp, settings, timeout_s)
                 per[ch] = r["per_s"]
                 detail[ch] = {"subscribers": m, "accepted_s": r["accepted_s"], "sent": r["sent"],
-                              "duplicates": r["duplicates"], "ledger_ok": r["ledger_ok"]}
+                              "duplicates": r["duplicates"], "ledger_ok": r["ledger_ok"], "cpu_s": r["cpu_s"]}
             results["channel_per_s"] = per
             results["per_channel_per_s"] = per
             results["channels"] = detail
@@ -493,12 +506,14 @@ def table(result: dict, argv: Sequence[str]) -> str:
                          f"| {r['ledger_ok']} | {_fmt(p['api'])} | {_fmt(p['workers'])} | {_fmt(p['redis'])} |")
     per = result.get("channel_per_s") or {}
     if per:
-        lines += ["", "| channel (all subscribers on it) | subscribers | accepted_s | notifications/s | ledger ok |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| channel (all subscribers on it) | subscribers | accepted_s | notifications/s | ledger ok "
+                      "| CPU s: fan-out / simulators / redis |", "|---|---|---|---|---|---|"]
         for ch, v in per.items():
             d = result["channels"][ch]
+            cpu = d.get("cpu_s") or {}
             lines.append(f"| {ch} | {_fmt(d['subscribers'])} | {_fmt(d['accepted_s'])} | {_fmt(v)} "
-                         f"| {d['ledger_ok']} |")
+                         f"| {d['ledger_ok']} | {_fmt(cpu.get('api'))} / {_fmt(cpu.get('simulators'))} "
+                         f"/ {_fmt(cpu.get('redis'))} |")
     return "\n".join(lines)
 
 

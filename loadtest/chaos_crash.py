@@ -36,8 +36,15 @@ def in_flight_capacity(send_chunk: int, shard_size: int, languages: int = 2) -> 
 
 
 async def _targeted(stage: Stage, alert_id: int) -> int:
-    raw = await stage.redis.hget(keys.alert(alert_id), "targeted")
-    return int(raw or 0)
+    """The alert's audience: counted once every shard is planned, estimated from the shards planned so
+    far before (the count grows shard by shard: "at 10%" of the first shards planned would be a
+    fraction of a percent of a million)."""
+    planned, raw = await stage.redis.hmget(keys.alert(alert_id), ["planned", "targeted"])
+    targeted = int(raw or 0)
+    if planned or not targeted:
+        return targeted
+    shards = await stage.redis.scard(keys.alert_shards(alert_id))
+    return targeted * -(-stage.n // stage.settings.shard_size) // max(1, shards)
 
 
 async def _wait_fraction(stage: Stage, alert_id: int, fraction: float, timeout_s: float) -> bool:

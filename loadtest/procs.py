@@ -51,6 +51,18 @@ def peak_rss(pid: int | None) -> int | None:
     return None
 
 
+def cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a live process has used, None if it cannot be read."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def mib(n: int | None) -> float | None:
     return None if n is None else round(n / (1 << 20), 1)
 

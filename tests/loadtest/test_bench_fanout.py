@@ -52,6 +52,9 @@ def test_small_run_has_every_key_and_every_message_once(tmp_path):
     assert set(result["per_channel_per_s"]) == {"hms", "sms", "inapp", "fcm", "apns"}
     assert result["redis_us_per_subscriber"] > 0 and result["redis_commands"]
     assert all(c["ledger_ok"] for c in result["channels"].values()), result["channels"]
+    cpu = result["cpu_s"]                   # who spent the run's CPU: the fan-out and the simulators both worked
+    assert cpu["api"] > 0 and cpu["simulators"] > 0 and cpu["redis"] > 0
+    assert all(c["cpu_s"]["api"] > 0 for c in result["channels"].values()), result["channels"]
     rss = result["peak_rss_mib"]
     assert rss["api"] > 0 and rss["simulators"] > 0 and rss["redis"] > 0
     assert "| per_s" in stdout and "loadtest.bench_fanout --subscribers 3000" in stdout

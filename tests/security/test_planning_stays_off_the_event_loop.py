@@ -34,3 +34,35 @@ async def test_targeting_a_many_geocode_alert_runs_off_the_event_loop(redis_aio,
     assert await engine.plan(rec.id) == 1500
     assert len(ran_on) == 1 + 2                                  # the target once, each of two shards
     assert loop_thread not in ran_on
+
+
+async def test_an_immediate_alert_over_many_geocodes_is_still_targeted_off_the_event_loop(redis_aio, monkeypatch):
+    """Only a small Immediate alert is matched on the loop (its first send must not wait for a thread);
+    an Extreme one over every district is as far from the loop as any other large alert."""
+    loop_thread = threading.get_ident()
+    ran_on: list[int] = []
+
+    def spy(fn):
+        def wrapped(*args, **kw):
+            ran_on.append(threading.get_ident())
+            return fn(*args, **kw)
+        return wrapped
+    monkeypatch.setattr(planner, "target_for", spy(targeting.target_for))
+    monkeypatch.setattr(targeting, "match_shard", spy(targeting.match_shard))
+    districts = regions.district_codes()
+    codes = districts + [f"{d}{k:03d}" for d in districts for k in range(1, 6)]      # and townships
+    assert len(codes) > targeting.SMALL_AREA_CODES
+    subs = [Subscriber(regions=[districts[i % len(districts)]]) for i in range(1500)]
+    await SubscriberStore(redis_aio, 1000).write_many(subs)
+    engine = Engine(redis_aio, Settings(shard_size=1000), {"inapp": InappChannel(redis_aio)})
+    engine.submit = lambda *a: None
+    many, _ = await engine.alerts.accept(cap.parse_json(body(cap_json(codes=codes, severity="Extreme",
+                                                                      urgency="Immediate"))), "test")
+    assert many.lane == "immediate"
+    assert await engine.plan(many.id) == 1500
+    assert len(ran_on) == 3 and loop_thread not in ran_on
+    ran_on.clear()
+    small, _ = await engine.alerts.accept(cap.parse_json(body(cap_json(codes=["11"], severity="Extreme",
+                                                                       urgency="Immediate"))), "test")
+    assert await engine.plan(small.id) == 1500
+    assert ran_on == [loop_thread] * 3                      # a city-wide red alert: no thread hop
