@@ -113,3 +113,35 @@ class SettingsPage:
     def enter_code(self, code: str) -> None:
         self.page.get_by_label("Code from the text message").fill(code)
         self.page.get_by_role("button", name="Confirm my number").click()
+
+
+class Filters:
+    """The inbox's Current / Past / All filter."""
+
+    def __init__(self, page: Page):
+        self.page = page
+
+    def choose(self, name: str) -> None:
+        button = self.page.locator("#view-inbox .filters").get_by_role("button", name=name, exact=True)
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+
+
+class SettingsActions:
+    """Location and forget-me in Settings."""
+
+    def __init__(self, page: Page):
+        self.page = page
+
+    def row(self, term: str) -> Locator:
+        return self.page.locator(f"#me dt:text-is('{term}') + dd")
+
+    def remove_location(self) -> None:
+        self.page.get_by_role("button", name="Remove my location").click()
+        expect(self.page.locator("#loc-status")).to_have_text("Location removed.")
+
+    def forget_me(self) -> None:
+        self.page.locator("#view-settings").get_by_role("button", name="Forget me", exact=True).click()
+        dialog = self.page.get_by_role("alertdialog", name="Delete your subscription? This cannot be undone.")
+        expect(dialog).to_be_visible()
+        dialog.get_by_role("button", name="Yes, delete it").click()

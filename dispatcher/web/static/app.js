@@ -319,7 +319,8 @@ function renderShelters(item) {
     list.append(li);
   }
   const origin = item.shelter_origin || guessOrigin(shelters);
-  drawMap($("#shelter-map"), origin, shelters, t("map_label"));
+  const you = item.shelter_origin && item.shelter_origin.source === "district" ? t("map_district") : t("map_you");
+  drawMap($("#shelter-map"), origin, shelters, t("map_label"), you);
 }
 
 // The shelters carry distance and bearing from the person: walk back from the nearest one.

@@ -1,48 +1,37 @@
-// A small vector map with no tiles: the person and the shelters on a local plane, north up,
-// with a scale bar. Honest about what it is: positions and straight-line distances only.
-const SVG = "http://www.w3.org/2000/svg";
+// The shelters on a Leaflet map with vector layers only, no tiles (no map data leaves this origin):
+// the person (or the district's seat), the shelters numbered as in the list above, a line to each with
+// the nearest one drawn bold (the bearing to walk), north up, a scale bar. Positions and
+// straight-line distances only. Leaflet sets its styles from script, which this page's CSP allows.
 
-function el(name, attrs, text) {
-  const e = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
+function labelHtml(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
 }
 
-function niceKm(km) {
-  for (const step of [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50]) if (step >= km) return step;
-  return 100;
-}
-
-export function drawMap(container, origin, shelters, label) {
+export function drawMap(container, origin, shelters, label, youText) {
+  const L = window.L;
+  if (container.leaflet) { container.leaflet.remove(); container.leaflet = null; }
   container.replaceChildren();
-  const size = 300, pad = 28;
-  const kmLat = 110.57, kmLon = 111.32 * Math.cos((origin.lat * Math.PI) / 180);
-  const pts = shelters.map((s) => ({ x: (s.lon - origin.lon) * kmLon, y: (s.lat - origin.lat) * kmLat, s }));
-  const reach = Math.max(0.3, ...pts.map((p) => Math.max(Math.abs(p.x), Math.abs(p.y))));
-  const scale = (size / 2 - pad) / reach;
-  const svg = el("svg", { viewBox: `0 0 ${size} ${size}`, role: "img", "aria-label": label, class: "map-svg" });
-  svg.append(el("title", {}, label));
-  svg.append(el("rect", { x: 0, y: 0, width: size, height: size, class: "map-bg" }));
-  for (const r of [0.33, 0.66, 1]) {
-    svg.append(el("circle", { cx: size / 2, cy: size / 2, r: r * (size / 2 - pad), class: "map-ring" }));
+  container.setAttribute("role", "img");
+  container.setAttribute("aria-label", label);
+  if (!L) return;
+  const map = L.map(container, { attributionControl: false, zoomControl: true, keyboard: false, fadeAnimation: false,
+    zoomAnimation: false, markerZoomAnimation: false });
+  container.leaflet = map;
+  const here = [origin.lat, origin.lon];
+  if (origin.source === "district") {
+    L.circle(here, { radius: 800, className: "map-district", interactive: false }).addTo(map);
   }
-  svg.append(el("text", { x: size / 2, y: 14, class: "map-north", "text-anchor": "middle" }, "N ↑"));
-  pts.forEach((p, i) => {
-    const cx = size / 2 + p.x * scale, cy = size / 2 - p.y * scale;
-    svg.append(el("line", { x1: size / 2, y1: size / 2, x2: cx, y2: cy, class: "map-ray" }));
-    const g = el("g", { class: "map-shelter" });
-    g.append(el("title", {}, `${i + 1}. ${p.s.name}`));
-    g.append(el("circle", { cx, cy, r: 11 }));
-    g.append(el("text", { x: cx, y: cy + 4, "text-anchor": "middle" }, String(i + 1)));
-    svg.append(g);
+  shelters.forEach((s, i) => {
+    const at = [s.lat, s.lon];
+    L.polyline([here, at], { className: i === 0 ? "map-bearing" : "map-ray", interactive: false }).addTo(map);
+    L.circleMarker(at, { radius: 11, className: "map-shelter", interactive: false }).addTo(map)
+      .bindTooltip(labelHtml(String(i + 1)), { permanent: true, direction: "right", className: "map-label" });
   });
-  const me = el("circle", { cx: size / 2, cy: size / 2, r: 7, class: "map-me" });
-  me.append(el("title", {}, "●"));
-  svg.append(me);
-  const bar = niceKm(reach / 2);
-  const w = bar * scale;
-  svg.append(el("line", { x1: 12, y1: size - 14, x2: 12 + w, y2: size - 14, class: "map-scale" }));
-  svg.append(el("text", { x: 12, y: size - 20, class: "map-scale-text" }, bar < 1 ? `${bar * 1000} m` : `${bar} km`));
-  container.append(svg);
+  L.circleMarker(here, { radius: 7, className: "map-me", interactive: false }).addTo(map)
+    .bindTooltip(labelHtml(youText), { permanent: true, direction: "left", className: "map-label map-label-me" });
+  L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+  const bounds = L.latLngBounds([here, ...shelters.map((s) => [s.lat, s.lon])]);
+  map.fitBounds(bounds.pad(0.4), { animate: false, maxZoom: 16 });
 }

@@ -1,9 +1,10 @@
 // Service worker of the subscriber app: the shell is cached so the app opens offline; the inbox is
 // fetched from the network first and the last answer kept for reading offline.
-const SHELL = "warncast-shell-v1";
+const SHELL = "warncast-shell-v2";
 const DATA = "warncast-inbox-v1";
 const FILES = ["/app/", "/app/static/app.js", "/app/static/api.js", "/app/static/i18n.js", "/app/static/map.js",
-  "/app/static/app.css", "/app/static/icon.svg", "/app/manifest.webmanifest", "/app/regions.json"];
+  "/app/static/app.css", "/app/static/icon.svg", "/app/manifest.webmanifest", "/app/regions.json",
+  "/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));

@@ -1,7 +1,8 @@
 """The console's walkthrough in a real browser: an issuer signs in, composes from a template, draws a
 polygon, sees the estimate and submits; a second person rejects with a reason; the issuer reads it,
 edits and resubmits; the second person sees what changed and approves; the alert is published
-(GET /api/v1/alerts); both sign out. Role checks and CSRF refusal alongside. Set
+(GET /api/v1/alerts); the dashboard shows its fan-out complete with its chart and map; the alert is
+cancelled there; both sign out. Role checks and CSRF refusal alongside. Set
 WARNCAST_SCREENSHOTS=<dir> to save console-compose/-approvals/-drafts/-audit screenshots."""
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.web.console.conftest import DESKTOP, PHONE, shot
-from tests.web.console.pages import ApprovalsPage, ComposePage, ConsolePage, DraftsPage, SignInPage
+from tests.web.console.pages import ApprovalsPage, ComposePage, ConsolePage, DashboardPage, DraftsPage, SignInPage
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -67,6 +68,16 @@ def test_compose_reject_resubmit_approve_publish(browser, console_server):
                               timeout=30).json()["alerts"]
         [published] = [a for a in alerts if a["id"] == alert_id]
         assert published["headline"] == "暴雨橙色预警（朝阳、海淀）" and published["lifecycle"] in ("sending", "done")
+
+        # the approver watches the fan-out complete on the dashboard, then cancels the alert
+        dash = DashboardPage(approver, url).open()
+        expect(dash.bar(alert_id, "inapp")).to_have_attribute("aria-valuetext", "100%", timeout=30_000)
+        expect(dash.lifecycle(alert_id)).to_have_text("Done")
+        expect(dash.chart(alert_id)).not_to_have_attribute("data-points", "0")
+        expect(dash.district_marker("110105")).to_have_attribute("fill", "#00703c")
+        expect(dash.district_label("Chaoyang")).to_have_text("Chaoyang 100%")
+        dash.cancel(alert_id)
+        expect(dash.lifecycle(alert_id)).to_have_text("Cancelled", timeout=15_000)
 
         approver.goto(url + "/console/audit")
         expect(approver.locator("#audit-table")).to_contain_text("draft.approved")

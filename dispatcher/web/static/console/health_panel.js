@@ -36,7 +36,10 @@ function render(node, h) {
 export function startHealth(node) {
   const tick = async () => {
     try { render(node, await api("GET", "/console/api/health")); }
-    catch (err) { node.prepend(el("p", { class: "error-text" }, t("dash_health_failed", { error: err.message }))); }
+    catch (err) {
+      node.querySelector(".health-error")?.remove();
+      node.prepend(el("p", { class: "error-text health-error", role: "alert" }, t("dash_health_failed", { error: err.message })));
+    }
     setTimeout(tick, EVERY_MS);
   };
   tick();
