@@ -30,12 +30,17 @@ def _ignore_stop_signals() -> None:
 
 
 class WarncastGroup(click.Group):
-    """Commands that reach Redis directly (keys, import, worker) say in one line when it is not there."""
+    """Commands that reach Redis directly (keys, import, worker) say in one line when it is not there;
+    a setting that cannot be used is named in one line, not a traceback."""
 
     def invoke(self, ctx: click.Context):
         import redis
+        from .settings import SettingError
         try:
             return super().invoke(ctx)
+        except SettingError as exc:
+            from .cli_client import CliError
+            raise CliError(f"setting {exc}") from None
         except redis.exceptions.ConnectionError as exc:
             from .cli_client import CliError
             reason = (str(exc) or type(exc).__name__).splitlines()[0]

@@ -10,17 +10,40 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+class SettingError(ValueError):
+    """A setting from the environment that cannot be used; the message names the variable."""
+
+
+def _int(name: str, default: str) -> int:
+    value = _env(name, default)
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise SettingError(f"{name}: expected a whole number, got {value!r}") from None
+
+
+def _float(name: str, default: str) -> float:
+    value = _env(name, default)
+    try:
+        number = float(value.strip())
+    except ValueError:
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise SettingError(f"{name}: expected a number, got {value!r}")
+    return number
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _pairs(value: str) -> tuple[tuple[str, int], ...]:
+def _pairs(value: str, setting: str = "") -> tuple[tuple[str, int], ...]:
     """"hms=5,sms=3" → (("hms", 5), ("sms", 3))."""
     out = []
     for item in _list(value):
         name, _, n = item.partition("=")
         if not n.strip().isdigit():
-            raise ValueError(f"expected channel=number, got {item!r}")
+            raise SettingError(f"{setting + ': ' if setting else ''}expected channel=number, got {item!r}")
         out.append((name.strip(), int(n)))
     return tuple(out)
 
@@ -35,7 +58,7 @@ def _costs(value: str) -> tuple[tuple[str, float], ...]:
         except ValueError:
             cost = -1.0
         if not name.strip() or not cost >= 0 or cost == float("inf"):
-            raise ValueError(f"WARNCAST_COSTS: expected channel=unit cost (a number ≥ 0), got {item!r}")
+            raise SettingError(f"WARNCAST_COSTS: expected channel=unit cost (a number ≥ 0), got {item!r}")
         out.append((name.strip(), cost))
     return tuple(out)
 
@@ -51,9 +74,20 @@ def _budgets(value: str) -> tuple[tuple[str, float, float | None], ...]:
         except ValueError:
             pair = (-1.0, None)
         if not org.strip() or pair[0] < 0 or (pair[1] is not None and pair[1] < pair[0]):
-            raise ValueError(f"WARNCAST_COST_BUDGETS: expected organisation=soft[:hard] (numbers, hard ≥ soft), "
+            raise SettingError(f"WARNCAST_COST_BUDGETS: expected organisation=soft[:hard] (numbers, hard ≥ soft), "
                              f"got {item!r}")
         out.append((org.strip(), *pair))
+    return tuple(out)
+
+
+def _sentinels(value: str) -> tuple[tuple[str, int], ...]:
+    """"10.0.0.1:26379,10.0.0.2:26379" → ((host, port), …)."""
+    out = []
+    for item in _list(value):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingError(f"WARNCAST_SENTINELS: expected host:port, got {item!r}")
+        out.append((host, int(port)))
     return tuple(out)
 
 
@@ -63,7 +97,7 @@ def _follows(value: str) -> tuple[tuple[str, str], ...]:
     for item in _list(value):
         url, sep, issuer = item.rpartition("=")
         if not sep or not url.startswith(("http://", "https://")) or not issuer.strip():
-            raise ValueError(f"WARNCAST_FOLLOW: expected URL=issuer, got {item!r}")
+            raise SettingError(f"WARNCAST_FOLLOW: expected URL=issuer, got {item!r}")
         out.append((url.strip(), issuer.strip()))
     return tuple(out)
 
@@ -74,7 +108,7 @@ def _secrets(value: str) -> tuple[tuple[str, str], ...]:
     for item in _list(value):
         name, sep, key = item.partition("=")
         if not sep or not name.strip() or len(key.strip()) < 16:
-            raise ValueError(f"WARNCAST_SENSOR_KEYS: expected platform=key (a key of 16+ characters) "
+            raise SettingError(f"WARNCAST_SENSOR_KEYS: expected platform=key (a key of 16+ characters) "
                              f"for {name.strip() or 'an entry'}")
         out.append((name.strip(), key.strip()))
     return tuple(out)
@@ -200,62 +234,62 @@ class Settings:
         return cls(
             redis_url=os.environ.get("REDIS_URL", os.environ.get("WARNCAST_REDIS_URL", "")),
             data_dir=Path(_env("WARNCAST_DATA_DIR", "var")),
-            sentinels=tuple((h, int(p)) for h, _, p in (a.rpartition(":") for a in _list(_env("WARNCAST_SENTINELS", "")))),
+            sentinels=_sentinels(_env("WARNCAST_SENTINELS", "")),
             sentinel_service=_env("WARNCAST_SENTINEL_SERVICE", "warncast"),
-            shard_size=int(_env("WARNCAST_SHARD_SIZE", "32768")),
+            shard_size=_int("WARNCAST_SHARD_SIZE", "32768"),
             host=_env("WARNCAST_HOST", "127.0.0.1"),
-            port=int(_env("WARNCAST_PORT", "8080")),
-            workers=int(_env("WARNCAST_WORKERS", "4")),
+            port=_int("WARNCAST_PORT", "8080"),
+            workers=_int("WARNCAST_WORKERS", "4"),
             webhook_urls=_list(_env("WARNCAST_WEBHOOK_URLS", "")),
             webhook_format=_env("WARNCAST_WEBHOOK_FORMAT", "cap"),
             webhook_language=_env("WARNCAST_WEBHOOK_LANGUAGE", "zh-CN"),
             admin_key=_env("WARNCAST_ADMIN_KEY", ""),
-            max_body_bytes=int(_env("WARNCAST_MAX_BODY_BYTES", str(1 << 20))),
-            max_import_bytes=int(_env("WARNCAST_MAX_IMPORT_BYTES", str(256 << 20))),
+            max_body_bytes=_int("WARNCAST_MAX_BODY_BYTES", str(1 << 20)),
+            max_import_bytes=_int("WARNCAST_MAX_IMPORT_BYTES", str(256 << 20)),
             sms_signature=_env("WARNCAST_SMS_SIGNATURE", "北京市预警信息发布中心"),
-            inbox_window_s=int(_env("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400))),
-            send_chunk=int(_env("WARNCAST_SEND_CHUNK", "4096")),
-            sms_max_parts=int(_env("WARNCAST_SMS_MAX_PARTS", "4")),
-            auth_failure_burst=int(_env("WARNCAST_AUTH_FAILURE_BURST", "20")),
-            auth_failure_window_s=int(_env("WARNCAST_AUTH_FAILURE_WINDOW_S", "60")),
+            inbox_window_s=_int("WARNCAST_INBOX_WINDOW_S", str(7 * 86_400)),
+            send_chunk=_int("WARNCAST_SEND_CHUNK", "4096"),
+            sms_max_parts=_int("WARNCAST_SMS_MAX_PARTS", "4"),
+            auth_failure_burst=_int("WARNCAST_AUTH_FAILURE_BURST", "20"),
+            auth_failure_window_s=_int("WARNCAST_AUTH_FAILURE_WINDOW_S", "60"),
             approval_severities=_list(_env("WARNCAST_APPROVAL_SEVERITIES", "")),
             channels=_list(_env("WARNCAST_CHANNELS", "")),
-            lease_s=float(_env("WARNCAST_LEASE_S", "10")),
-            max_attempts=int(_env("WARNCAST_MAX_ATTEMPTS", "4")),
-            max_attempts_by_channel=_pairs(_env("WARNCAST_MAX_ATTEMPTS_BY_CHANNEL", "")),
-            retry_in_place_max_s=float(_env("WARNCAST_RETRY_IN_PLACE_MAX_S", "2")),
-            max_retry_rounds=int(_env("WARNCAST_MAX_RETRY_ROUNDS", "5")),
-            rate_limits=_pairs(_env("WARNCAST_RATE_LIMITS", "")),
+            lease_s=_float("WARNCAST_LEASE_S", "10"),
+            max_attempts=_int("WARNCAST_MAX_ATTEMPTS", "4"),
+            max_attempts_by_channel=_pairs(_env("WARNCAST_MAX_ATTEMPTS_BY_CHANNEL", ""), "WARNCAST_MAX_ATTEMPTS_BY_CHANNEL"),
+            retry_in_place_max_s=_float("WARNCAST_RETRY_IN_PLACE_MAX_S", "2"),
+            max_retry_rounds=_int("WARNCAST_MAX_RETRY_ROUNDS", "5"),
+            rate_limits=_pairs(_env("WARNCAST_RATE_LIMITS", ""), "WARNCAST_RATE_LIMITS"),
             sms_transport=_env("WARNCAST_SMS_TRANSPORT", "http"),
-            registration_limit=int(_env("WARNCAST_REGISTRATION_LIMIT", "60")),
-            registration_window_s=int(_env("WARNCAST_REGISTRATION_WINDOW_S", "600")),
-            stream_limit=int(_env("WARNCAST_STREAM_LIMIT", "5")),
-            stream_max_s=float(_env("WARNCAST_STREAM_MAX_S", "3600")),
-            console_session_s=int(_env("WARNCAST_CONSOLE_SESSION_S", str(8 * 3600))),
-            live_tick_s=float(_env("WARNCAST_LIVE_TICK_S", "0.5")),
-            live_history_s=float(_env("WARNCAST_LIVE_HISTORY_S", "300")),
-            live_recent_alerts=int(_env("WARNCAST_LIVE_RECENT_ALERTS", "8")),
-            live_streams=int(_env("WARNCAST_LIVE_STREAMS", "100")),
+            registration_limit=_int("WARNCAST_REGISTRATION_LIMIT", "60"),
+            registration_window_s=_int("WARNCAST_REGISTRATION_WINDOW_S", "600"),
+            stream_limit=_int("WARNCAST_STREAM_LIMIT", "5"),
+            stream_max_s=_float("WARNCAST_STREAM_MAX_S", "3600"),
+            console_session_s=_int("WARNCAST_CONSOLE_SESSION_S", str(8 * 3600)),
+            live_tick_s=_float("WARNCAST_LIVE_TICK_S", "0.5"),
+            live_history_s=_float("WARNCAST_LIVE_HISTORY_S", "300"),
+            live_recent_alerts=_int("WARNCAST_LIVE_RECENT_ALERTS", "8"),
+            live_streams=_int("WARNCAST_LIVE_STREAMS", "100"),
             signal_templates_dir=_env("WARNCAST_SIGNAL_TEMPLATES_DIR", ""),
             public_url=_env("WARNCAST_PUBLIC_URL", "").rstrip("/"),
-            max_areas=int(_env("WARNCAST_MAX_AREAS", "200")),
-            max_geocodes=int(_env("WARNCAST_MAX_GEOCODES", "2000")),
-            max_polygon_points=int(_env("WARNCAST_MAX_POLYGON_POINTS", "20000")),
-            max_circles=int(_env("WARNCAST_MAX_CIRCLES", "200")),
+            max_areas=_int("WARNCAST_MAX_AREAS", "200"),
+            max_geocodes=_int("WARNCAST_MAX_GEOCODES", "2000"),
+            max_polygon_points=_int("WARNCAST_MAX_POLYGON_POINTS", "20000"),
+            max_circles=_int("WARNCAST_MAX_CIRCLES", "200"),
             signers_file=_env("WARNCAST_SIGNERS_FILE", ""),
             signing_key_file=_env("WARNCAST_SIGNING_KEY_FILE", ""),
             signing_cert_file=_env("WARNCAST_SIGNING_CERT_FILE", ""),
             follow=_follows(_env("WARNCAST_FOLLOW", "")),
-            follow_interval_s=float(_env("WARNCAST_FOLLOW_INTERVAL_S", "30")),
+            follow_interval_s=_float("WARNCAST_FOLLOW_INTERVAL_S", "30"),
             costs=_costs(_env("WARNCAST_COSTS", "sms=0.04,hms=0,fcm=0,apns=0,webpush=0")),
             cost_currency=_env("WARNCAST_COST_CURRENCY", "CNY"),
             cost_budgets=_budgets(_env("WARNCAST_COST_BUDGETS", "")),
             sensor_keys=_secrets(_env("WARNCAST_SENSOR_KEYS", "")),
-            sensor_window_s=int(_env("WARNCAST_SENSOR_WINDOW_S", "300")),
-            sensor_batch_max=int(_env("WARNCAST_SENSOR_BATCH_MAX", "1000")),
+            sensor_window_s=_int("WARNCAST_SENSOR_WINDOW_S", "300"),
+            sensor_batch_max=_int("WARNCAST_SENSOR_BATCH_MAX", "1000"),
             sensor_org=_env("WARNCAST_SENSOR_ORG", "sensors"),
             sensor_sender=_env("WARNCAST_SENSOR_SENDER", "sensors@warncast"),
-            escalation_poll_s=float(_env("WARNCAST_ESCALATION_POLL_S", "1")),
+            escalation_poll_s=_float("WARNCAST_ESCALATION_POLL_S", "1"),
         )
 
     def public_base(self) -> str:

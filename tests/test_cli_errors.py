@@ -107,3 +107,15 @@ def test_redis_not_reachable_is_one_line():
     line = one_line(proc)
     assert line.startswith("Error: cannot reach Redis (") and line.endswith(
         "): check REDIS_URL, or leave it unset to use the embedded one under WARNCAST_DATA_DIR")
+
+
+@pytest.mark.parametrize("setting, value, said", [
+    ("WARNCAST_PORT", "abc", "WARNCAST_PORT: expected a whole number, got 'abc'"),
+    ("WARNCAST_LEASE_S", "nan", "WARNCAST_LEASE_S: expected a number, got 'nan'"),
+    ("WARNCAST_RATE_LIMITS", "sms=x", "WARNCAST_RATE_LIMITS: expected channel=number, got 'sms=x'"),
+    ("WARNCAST_SENTINELS", "redis-a", "WARNCAST_SENTINELS: expected host:port, got 'redis-a'"),
+])
+def test_a_setting_that_cannot_be_used_is_named_in_one_line(setting, value, said):
+    proc = run(["serve", "--port", str(free_port())], clean_env(**{setting: value}))
+    assert proc.returncode == 1
+    assert one_line(proc) == f"Error: setting {said}"
