@@ -9,15 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.factories import cap_json
 from tests.web.pages import SignupPage
 from tests.web.server import Server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 SAMPLE = Path(__file__).resolve().parents[2] / "dispatcher" / "samples" / "shelters_beijing_synthetic.csv"
 SHOTS = os.environ.get("WARNCAST_SCREENSHOTS", "")
@@ -36,14 +33,6 @@ def server(store, tmp_path_factory):
     srv = Server(store, tmp_path_factory.mktemp("web")).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.factories import cap_json
 from tests.web.pages import Filters, SettingsActions, SettingsPage
-from tests.web.test_app import api, browser, context, publish, server, sign_up  # noqa: F401  (fixtures)
+from tests.web.test_app import api, context, publish, server, sign_up  # noqa: F401  (fixtures)
 
 
 def _doc(headline_en: str, **kw) -> dict:

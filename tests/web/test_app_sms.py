@@ -15,7 +15,7 @@ from dispatcher.server import start_server
 from loadtest.simulators.run import SimulatorSet
 from tests.web.pages import SettingsPage
 from tests.web.server import Server
-from tests.web.test_app import browser, context, sign_up  # noqa: F401  (fixtures)
+from tests.web.test_app import context, sign_up  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(120)
 NUMBER = "+8613912345678"
